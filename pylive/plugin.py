@@ -1,0 +1,265 @@
+"""The MkDocs plugin: executed fences on pages, rendered with markdown-exec's helpers.
+
+Fences it runs (see CONTRIBUTING.md for every option):
+
+* ```` ```python ```` a program; the page shows its source and everything it wrote;
+* ```` ```pycon ```` a REPL transcript; the written outputs are checked, the real ones shown;
+* ```` ```build-info ```` a table of the interpreters and machine that built the site.
+
+`versions="all"` runs a block under every CPython of the version matrix, shown as tabs.
+Any fence can opt out with `norun="the reason"`. A failure is a warning (so the strict
+build fails) that starts with the page and line of the fence.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import platform
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from markdown import Markdown
+from markdown_exec import MarkdownConverter, add_source, code_block, markdown_config, tabbed
+from mkdocs.config import config_options
+from mkdocs.config.base import Config
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from pymdownx.superfences import SuperFencesException, highlight_validator
+
+from pylive import engine, fences
+
+log = logging.getLogger("mkdocs.plugins.pylive")
+
+SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
+OUTPUT_KINDS = {"text", "markdown", "html", "none"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title"}
+PYCON_OPTIONS = {"loc", "versions", "timeout"}
+
+
+class LivePluginConfig(Config):
+    interpreters = config_options.ListOfItems(config_options.Type(str), default=[])
+    """Interpreters of the version matrix; empty means: search PATH and pyenv."""
+    require_versions = config_options.ListOfItems(config_options.Type(str), default=[])
+    """Minor versions (`"3.13"`) the matrix must have, or the build fails."""
+    min_version = config_options.Type(str, default="3.10")
+    timeout = config_options.Type((int, float), default=10)
+    """Seconds an example may run before the build calls it hung."""
+
+
+def _env_list(name: str, separator: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(separator) if item.strip()]
+
+
+class LivePlugin(BasePlugin[LivePluginConfig]):
+    def on_config(self, config: Any) -> Any:
+        self.build_python = engine.build_interpreter()
+        explicit = _env_list("PYLIVE_INTERPRETERS", os.pathsep) or self.config.interpreters
+        try:
+            self.matrix = engine.discover(explicit, self.config.min_version)
+        except engine.EngineError as error:
+            raise PluginError(str(error)) from error
+        required = _env_list("PYLIVE_REQUIRE_VERSIONS", ",") or self.config.require_versions
+        missing = sorted(set(required) - {i.minor for i in self.matrix})
+        if missing:
+            raise PluginError(
+                f"the version matrix needs CPython {', '.join(missing)}, which this machine does not have "
+                "(set PYLIVE_INTERPRETERS to their paths, separated by ':')"
+            )
+        self.docs_dir = Path(config["docs_dir"])
+        self.base_dir = Path(config["config_file_path"]).parent
+        self.examples_run = 0
+        self._nested = 0
+        self.seconds_running = 0.0
+        superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
+        custom = superfences.setdefault("custom_fences", [])
+        custom[:] = [f for f in custom if f.get("class") != "pylive"]
+        for name, validator, formatter in (
+            ("*", self._validate_other, self._format_other),
+            ("python", self._validate_python, self._format_python),
+            ("py", self._validate_python, self._format_python),
+            ("pycon", self._validate_pycon, self._format_pycon),
+            ("build-info", self._validate_build_info, self._format_build_info),
+        ):
+            custom.append({"name": name, "class": "pylive", "validator": validator, "format": formatter})
+        # markdown-exec renders our outputs with the site's own Markdown extensions.
+        markdown_config.save(config["markdown_extensions"], config["mdx_configs"])
+        return config
+
+    def on_page_markdown(self, markdown: str, page: Any, config: Any, files: Any) -> str:
+        where = f"docs/{page.file.src_uri}"
+        for fence in fences.unaccounted(markdown):
+            log.warning(
+                f'{where}:{fence.line}: a ```{fence.lang or "(no language)"} fence is neither run nor '
+                'marked norun="reason"'
+            )
+        for fence in fences.scan(markdown):
+            problems = fences.missing_includes(fence, self.base_dir)
+            if problems:
+                raise PluginError(f"{where}: " + "; ".join(problems))
+        return fences.annotate(markdown, where)
+
+    def on_post_build(self, config: Any) -> None:
+        log.info(f"pylive: ran {self.examples_run} examples in {self.seconds_running:.1f} s")
+
+    def _convert(self, md: Markdown, text: str) -> str:
+        """Render generated Markdown; the code blocks in it are only highlighted, never run."""
+        self._nested += 1
+        try:
+            return MarkdownConverter(md, update_toc=False).convert(text)
+        finally:
+            self._nested -= 1
+
+    # -- options ---------------------------------------------------------------------
+
+    def _check_options(self, language: str, inputs: dict[str, str], allowed: set[str]) -> str:
+        loc = inputs.get("loc", "?")
+        unknown = sorted(set(inputs) - allowed)
+        if unknown:
+            raise SuperFencesException(f"{loc}: unknown option(s) {', '.join(unknown)} on a {language} fence")
+        return loc
+
+    def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
+        if not versions:
+            return [self.build_python]
+        if versions == "all":
+            return self.matrix
+        wanted = [v.strip() for v in versions.split(",")]
+        chosen = [i for i in self.matrix if i.minor in wanted]
+        if len(chosen) < len(wanted):
+            known = ", ".join(i.minor for i in self.matrix)
+            log.warning(f"{loc}: versions={versions!r} asks for a version this build lacks (it has {known})")
+        return chosen or [self.build_python]
+
+    def _validate_python(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
+        if self._nested or "norun" in inputs:
+            return False
+        loc = self._check_options(language, inputs, PYTHON_OPTIONS)
+        source = inputs.get("source", "above")
+        output = inputs.get("output", "text")
+        if source not in SOURCE_PLACES or output not in OUTPUT_KINDS:
+            raise SuperFencesException(f"{loc}: source= takes {sorted(SOURCE_PLACES)}, output= takes {sorted(OUTPUT_KINDS)}")
+        options.update(
+            loc=loc,
+            source=source,
+            output=output,
+            title=inputs.get("title", ""),
+            interpreters=self._interpreters(loc, inputs.get("versions", "")),
+            timeout=float(inputs.get("timeout", self.config.timeout)),
+            returncode=int(inputs.get("returncode", "0")),
+        )
+        return True
+
+    def _validate_pycon(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
+        if self._nested or "norun" in inputs:
+            return False
+        loc = self._check_options(language, inputs, PYCON_OPTIONS)
+        options.update(
+            loc=loc,
+            interpreters=self._interpreters(loc, inputs.get("versions", "")),
+            timeout=float(inputs.get("timeout", self.config.timeout)),
+        )
+        return True
+
+    def _validate_build_info(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
+        return not self._nested
+
+    def _validate_other(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
+        """Every fence the engine does not run: check its `norun` reason, then highlight it
+        as pymdownx.superfences would (a `*` fence replaces superfences' default one)."""
+        reason = inputs.pop("norun", None)
+        loc = inputs.pop("loc", "?")
+        if reason is not None and not reason.strip():
+            raise SuperFencesException(f'{loc}: norun needs a reason, as in norun="starts a server"')
+        return highlight_validator(language, inputs, options, attrs, md)
+
+    # -- rendering -------------------------------------------------------------------
+
+    def _run_all(self, run: Any, interpreters: list[engine.Interpreter]) -> list[Any]:
+        with ThreadPoolExecutor(max_workers=min(len(interpreters), os.cpu_count() or 1)) as pool:
+            results = list(pool.map(run, interpreters))
+        self.examples_run += len(results)
+        self.seconds_running += sum(getattr(r, "seconds", 0.0) for r in results)
+        return results
+
+    def _versions_view(self, blocks: list[tuple[engine.Interpreter, str]], outputs: list[str]) -> str:
+        """One output, or tabs labelled with each exact version and a note when they differ."""
+        if len(blocks) == 1:
+            return blocks[0][1]
+        tabs = tabbed(*((interpreter.label, block) for interpreter, block in blocks))
+        labels = ", ".join(i.version for i, _ in blocks)
+        if len(set(outputs)) == 1:
+            note = f'!!! success "Same output on CPython {labels}"'
+        else:
+            note = f'!!! warning "The output differs between CPython versions ({labels}): compare the tabs"'
+        return f"{note}\n\n{tabs}"
+
+    def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        interpreters = options["interpreters"]
+        runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
+        blocks = []
+        for interpreter, run in zip(interpreters, runs):
+            label = f"Output · {interpreter.label}"
+            if options["output"] in ("markdown", "html"):
+                blocks.append((interpreter, f"{run.output}\n\n<small class=\"pylive-stamp\">{label}</small>"))
+            else:
+                blocks.append((interpreter, code_block("text", run.output.rstrip("\n") or "(no output)", title=label)))
+        view = self._versions_view(blocks, [r.output for r in runs])
+        if options["source"] != "none":
+            extra = {"title": options["title"]} if options["title"] else {}
+            view = add_source(source=src, location=options["source"], output=view, language="python",
+                              tabs=("Source", "Output"), **extra)
+        return self._convert(md, view)
+
+    def _run_python_block(self, src: str, options: dict, interpreter: engine.Interpreter) -> engine.Run:
+        run = engine.run_script(src, interpreter, options["timeout"])
+        where = f"{options['loc']}: python block under {interpreter.label}"
+        if run.timed_out:
+            log.warning(f"{where} did not finish within {options['timeout']:g} s (timeout=)")
+        elif run.returncode != options["returncode"]:
+            log.warning(f"{where} exited with code {run.returncode}, expected {options['returncode']}:\n{run.output}")
+        elif not run.output.strip() and options["output"] != "none":
+            log.warning(f'{where} printed nothing: show what it does, or say output="none"')
+        return run
+
+    def _format_pycon(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        loc = options["loc"]
+        try:
+            statements = engine.parse_transcript(src)
+        except engine.EngineError as error:
+            log.warning(f"{loc}: {error}")
+            return self._convert(md, code_block("pycon", src))
+        interpreters = options["interpreters"]
+        runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
+        blocks = []
+        for interpreter, run in zip(interpreters, runs):
+            where = f"{loc}: transcript under {interpreter.label}"
+            if run.timed_out:
+                hung = statements[len(run.outputs)] if len(run.outputs) < len(statements) else statements[-1]
+                log.warning(f"{where}: the statement at line {hung.line} did not finish within {options['timeout']:g} s")
+            elif run.error:
+                log.warning(f"{where} could not run:\n{run.error}")
+            for problem in engine.mismatches(statements, run):
+                log.warning(f"{where}: the written output is not what Python printed, {problem}")
+            shown = "".join(s.prompted + "\n" + out for s, out in zip(statements, run.outputs))
+            blocks.append((interpreter, code_block("pycon", shown.rstrip("\n"), title=f"REPL · {interpreter.label}")))
+        view = self._versions_view(blocks, ["".join(r.outputs) for r in runs])
+        return self._convert(md, view)
+
+    def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        matrix = ", ".join(i.label for i in self.matrix)
+        rows = [
+            ("Built with", self.build_python.label),
+            ("Version matrix", matrix),
+            ("Platform", platform.platform()),
+            ("Machine", f"{platform.machine()}, {os.cpu_count()} cores"),
+            ("Built on", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ]
+        table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+        return self._convert(md, table)
+
+    def _format_other(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        return md.preprocessors["fenced_code_block"].highlight(src=src, language=language, options=options, md=md, **kwargs)
