@@ -138,6 +138,10 @@ def discover(
     return sorted(newest.values(), key=lambda i: i.version_key)
 
 
+# Folders of helper modules that examples may import (the plugin's `pythonpath` setting).
+HELPER_PATH: list[str] = []
+
+
 def clean_env() -> dict[str, str]:
     """The build's environment without PYTHON* settings, so examples see Python's defaults.
 
@@ -146,6 +150,8 @@ def clean_env() -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
     env.update({"PAGER": "cat", "TERM": "dumb", "COLUMNS": "80", "LC_ALL": "C.UTF-8"})
+    if HELPER_PATH:
+        env["PYTHONPATH"] = os.pathsep.join(HELPER_PATH)
     return env
 
 

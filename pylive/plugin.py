@@ -48,6 +48,8 @@ class LivePluginConfig(Config):
     min_version = config_options.Type(str, default="3.10")
     timeout = config_options.Type((int, float), default=10)
     """Seconds an example may run before the build calls it hung."""
+    pythonpath = config_options.ListOfItems(config_options.Type(str), default=[])
+    """Folders (relative to mkdocs.yml) of helper modules examples may import."""
 
 
 def _env_list(name: str, separator: str) -> list[str]:
@@ -69,8 +71,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 f"the version matrix needs CPython {', '.join(missing)}, which this machine does not have "
                 "(set PYLIVE_INTERPRETERS to their paths, separated by ':')"
             )
-        self.docs_dir = Path(config["docs_dir"])
         self.base_dir = Path(config["config_file_path"]).parent
+        engine.HELPER_PATH[:] = [str((self.base_dir / p).resolve()) for p in self.config.pythonpath]
         self.examples_run = 0
         self._nested = 0
         self.seconds_running = 0.0

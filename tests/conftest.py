@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pylive import fences
+from pylive import engine, fences
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -50,3 +51,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"written for CPython {versions} only"))
         elif fence.options.get("returncode", "0") != "0":
             item.add_marker(pytest.mark.xfail(strict=True, reason="the example is meant to fail"))
+
+
+def _helper_path() -> list[str]:
+    """The helper folders the build puts on examples' path (mkdocs.yml, pylive: pythonpath)."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    plugin = next(p["pylive"] for p in config["plugins"] if isinstance(p, dict) and "pylive" in p)
+    return [str(ROOT / folder) for folder in plugin.get("pythonpath", [])]
+
+
+# Page examples run in-process here, and snippet files in children: both see the helpers.
+engine.HELPER_PATH[:] = _helper_path()
+sys.path[:0] = engine.HELPER_PATH
