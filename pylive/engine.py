@@ -16,6 +16,7 @@ Nothing here knows about MkDocs: `plugin.py` turns these results into pages.
 from __future__ import annotations
 
 import doctest
+import hashlib
 import json
 import os
 import re
@@ -24,9 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPL_DRIVER = Path(__file__).with_name("repl_driver.py")
 
@@ -164,6 +169,10 @@ class Run:
     timed_out: bool
     seconds: float
 
+    @property
+    def succeeded(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
 
 def _run_child(argv: list[str], stdin: str, timeout: float, workdir: str) -> Run:
     """Run argv in its own process group so that a timeout kills it and its children."""
@@ -192,14 +201,44 @@ def _run_child(argv: list[str], stdin: str, timeout: float, workdir: str) -> Run
     )
 
 
+def _cache_file(*key: object) -> Path | None:
+    """Where a result is cached when `PYLIVE_CACHE` names a folder (as `make serve` does).
+
+    The key is the exact code, the exact interpreter (path and version) and the helper
+    modules' contents, so a cached output is what this interpreter printed for this code.
+    """
+    folder = os.environ.get("PYLIVE_CACHE")
+    if not folder:
+        return None
+    helpers = sorted((str(p), p.read_text(encoding="utf-8")) for d in HELPER_PATH for p in Path(d).glob("*.py"))
+    digest = hashlib.sha256(json.dumps([key, helpers], default=str).encode()).hexdigest()
+    return Path(folder, digest[:2], digest + ".json")
+
+
+def cached(compute: Callable[[], T], kind: type[T], *key: object) -> T:
+    """`compute()`, or its earlier result for the same key; failures are never cached."""
+    path = _cache_file(kind.__name__, *key)
+    if path is not None and path.exists():
+        return kind(**json.loads(path.read_text(encoding="utf-8")))
+    result = compute()
+    if path is not None and getattr(result, "succeeded", False):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(result)), encoding="utf-8")
+    return result
+
+
 def run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> Run:
     """Run `code` as a program (`python example.py`) in a fresh temporary folder.
 
     `-u` keeps stdout and stderr in the order they were written.
     """
-    with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
-        Path(workdir, "example.py").write_text(code, encoding="utf-8")
-        return _run_child([interpreter.path, "-u", "example.py"], "", timeout, workdir)
+
+    def run() -> Run:
+        with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
+            Path(workdir, "example.py").write_text(code, encoding="utf-8")
+            return _run_child([interpreter.path, "-u", "example.py"], "", timeout, workdir)
+
+    return cached(run, Run, code, interpreter, timeout)
 
 
 @dataclass(frozen=True)
@@ -237,23 +276,29 @@ class TranscriptRun:
     timed_out: bool
     error: str = ""
 
+    @property
+    def succeeded(self) -> bool:
+        return not self.timed_out and not self.error
+
     def complete(self, statements: list[Statement]) -> bool:
         return not self.timed_out and not self.error and len(self.outputs) == len(statements)
 
 
 def run_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> TranscriptRun:
     """Type the statements into an interactive interpreter and collect what each one printed."""
-    with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
-        results = Path(workdir, ".transcript-results")
-        run = _run_child(
-            [interpreter.path, "-u", str(REPL_DRIVER), str(results)],
-            json.dumps([s.source for s in statements]),
-            timeout,
-            workdir,
-        )
-        outputs = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
-    error = "" if run.timed_out or run.returncode == 0 else run.output
-    return TranscriptRun(outputs=outputs, timed_out=run.timed_out, error=error)
+    sources = [s.source for s in statements]
+
+    def run() -> TranscriptRun:
+        with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
+            results = Path(workdir, ".transcript-results")
+            child = _run_child(
+                [interpreter.path, "-u", str(REPL_DRIVER), str(results)], json.dumps(sources), timeout, workdir
+            )
+            outputs = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+        error = "" if child.timed_out or child.returncode == 0 else child.output
+        return TranscriptRun(outputs=outputs, timed_out=child.timed_out, error=error)
+
+    return cached(run, TranscriptRun, sources, interpreter, timeout)
 
 
 _CHECKER = doctest.OutputChecker()
