@@ -1,0 +1,349 @@
+"""The build-time engine on good and bad input (pylive/engine.py and pylive/fences.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from pylive import engine, fences
+
+PYTHON = engine.build_interpreter()
+
+
+# -- interpreters --------------------------------------------------------------------
+
+
+def test_the_build_interpreter_is_the_running_one() -> None:
+    assert PYTHON.version.startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
+    assert PYTHON.cache_tag == sys.implementation.cache_tag
+    assert PYTHON.label.startswith("CPython 3.")
+
+
+def test_discovery_keeps_one_interpreter_per_minor_version_oldest_first() -> None:
+    matrix = engine.discover()
+    minors = [i.minor for i in matrix]
+    assert PYTHON.minor in minors
+    assert len(minors) == len(set(minors))
+    assert [i.version_key for i in matrix] == sorted(i.version_key for i in matrix)
+    assert all(i.version_key >= (3, 10) for i in matrix)
+
+
+def test_explicit_interpreters_replace_the_search_and_must_run(tmp_path: Path) -> None:
+    assert engine.discover([sys.executable]) == [engine.probe(sys.executable)]
+    with pytest.raises(engine.EngineError, match="does not run"):
+        engine.discover([str(tmp_path / "python3.99")])
+
+
+# -- programs ------------------------------------------------------------------------
+
+
+def test_everything_written_to_stdout_and_stderr_is_captured_in_order() -> None:
+    code = textwrap.dedent(
+        """
+        import dis, sys
+        print("first")
+        print("second", file=sys.stderr)
+        dis.dis(compile("x + 1", "<expr>", "eval"))
+        """
+    )
+    run = engine.run_script(code, PYTHON)
+    assert run.returncode == 0
+    assert run.output.index("first") < run.output.index("second") < run.output.index("LOAD_")
+
+
+def test_a_raising_program_reports_its_traceback_and_exit_code() -> None:
+    run = engine.run_script("raise ValueError('bad input')", PYTHON)
+    assert run.returncode == 1
+    assert "ValueError: bad input" in run.output
+
+
+def test_a_hanging_program_and_its_children_are_killed_at_the_timeout(tmp_path: Path) -> None:
+    marker = tmp_path / "child-still-alive"
+    code = textwrap.dedent(
+        f"""
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3); open({str(marker)!r}, 'w')"])
+        while True:
+            time.sleep(0.1)
+        """
+    )
+    started = time.perf_counter()
+    run = engine.run_script(code, PYTHON, timeout=1)
+    assert run.timed_out
+    assert time.perf_counter() - started < 5
+    time.sleep(3.5)
+    assert not marker.exists(), "a child of the hung example survived the timeout"
+
+
+def test_programs_run_in_a_fresh_temporary_folder() -> None:
+    code = "import os; open('written.txt', 'w').write('x'); print(os.getcwd()); print(sorted(os.listdir()))"
+    first = engine.run_script(code, PYTHON).output.splitlines()
+    second = engine.run_script(code + "\n", PYTHON).output.splitlines()
+    assert first[0] != second[0]
+    assert not first[0].startswith(str(ROOT))
+    assert first[1] == "['example.py', 'written.txt']"
+    assert not Path(first[0]).exists(), "the temporary folder is removed afterwards"
+
+
+def test_examples_get_pythons_defaults_not_the_builds_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    run = engine.run_script("import sys; print(sys.dont_write_bytecode)", PYTHON)
+    assert run.output == "False\n"
+
+
+# -- transcripts ---------------------------------------------------------------------
+
+
+def transcript(text: str, timeout: float = 10) -> tuple[list[engine.Statement], engine.TranscriptRun]:
+    statements = engine.parse_transcript(textwrap.dedent(text))
+    return statements, engine.run_transcript(statements, PYTHON, timeout)
+
+
+def test_each_statement_is_compiled_on_its_own_as_at_the_prompt() -> None:
+    statements, run = transcript(
+        """
+        >>> a = 257
+        >>> b = 257
+        >>> a is b
+        False
+        """
+    )
+    assert run.outputs == ["", "", "False\n"]
+    assert engine.mismatches(statements, run) == []
+
+
+def test_expression_values_are_echoed_and_compound_statements_complete() -> None:
+    statements, run = transcript(
+        """
+        >>> 6 * 7
+        42
+        >>> _ + 1
+        43
+        >>> for i in range(2):
+        ...     print(i)
+        0
+        1
+        >>> None
+        """
+    )
+    assert run.outputs == ["42\n", "43\n", "0\n1\n", ""]
+    assert engine.mismatches(statements, run) == []
+
+
+def test_a_wrong_written_output_is_reported_with_its_line() -> None:
+    statements, run = transcript(
+        """
+        >>> x = 1
+        >>> x + 1
+        3
+        """
+    )
+    [problem] = engine.mismatches(statements, run)
+    assert problem.startswith("line 3: >>> x + 1")
+    assert "'3'" in problem and "'2'" in problem
+
+
+def test_ellipsis_and_tracebacks_follow_doctest_rules() -> None:
+    statements, run = transcript(
+        """
+        >>> object()
+        <object object at 0x...>
+        >>> 1 / 0
+        Traceback (most recent call last):
+          ...
+        ZeroDivisionError: division by zero
+        """
+    )
+    assert run.outputs[1].startswith("Traceback (most recent call last):\n  File")
+    assert engine.mismatches(statements, run) == []
+    wrong = [statements[0], engine.Statement(statements[1].source, "", 4, "ValueError: nope\n")]
+    assert len(engine.mismatches(wrong, run)) == 1
+
+
+def test_a_hanging_statement_is_named_by_what_ran_before_it() -> None:
+    statements, run = transcript(
+        """
+        >>> 1
+        1
+        >>> while True: pass
+        >>> 2
+        2
+        """,
+        timeout=1,
+    )
+    assert run.timed_out
+    assert run.outputs == ["1\n"]  # so the hung statement is the second one
+
+
+def test_text_without_prompts_is_not_a_transcript() -> None:
+    with pytest.raises(engine.EngineError, match="at least one"):
+        engine.parse_transcript("just text\n")
+
+
+# -- cache ---------------------------------------------------------------------------
+
+
+def test_the_cache_returns_the_same_run_for_the_same_code_and_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = "import random; print(random.random())"
+    fresh = [engine.run_script(code, PYTHON).output for _ in range(2)]
+    assert fresh[0] != fresh[1]
+    monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path))
+    cached = [engine.run_script(code, PYTHON).output for _ in range(2)]
+    assert cached[0] == cached[1]
+    assert engine.run_script(code + "  # changed\n", PYTHON).output != cached[0]
+
+
+def test_failures_are_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path))
+    engine.run_script("import random; raise SystemExit(random.random())", PYTHON)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+# -- fences --------------------------------------------------------------------------
+
+PAGE = """\
+# Title
+
+```python versions="all"
+print(1)
+```
+
+!!! note
+    ```{.pycon timeout="3"}
+    >>> 1
+    1
+    ```
+
+````markdown
+```text
+not a fence of its own
+```
+````
+
+```bash norun="a shell command"
+ls
+```
+
+```text
+unmarked
+```
+"""
+
+
+def test_the_scanner_finds_every_fence_with_its_line_and_options() -> None:
+    found = fences.scan(PAGE)
+    assert [(f.line, f.lang, f.indent) for f in found] == [
+        (3, "python", ""),
+        (8, "pycon", "    "),
+        (13, "markdown", ""),
+        (19, "bash", ""),
+        (23, "text", ""),
+    ]
+    assert found[0].options == {"versions": "all"}
+    assert found[1].options == {"timeout": "3"} and found[1].braces
+    assert found[1].body == ">>> 1\n1"
+
+
+def test_fences_nobody_runs_must_give_a_reason() -> None:
+    assert [(f.line, f.lang) for f in fences.unaccounted(PAGE)] == [(13, "markdown"), (23, "text")]
+
+
+def test_annotation_gives_run_fences_their_page_and_line_in_both_styles() -> None:
+    lines = fences.annotate(PAGE, "docs/x.md").split("\n")
+    assert lines[2] == '```python versions="all" loc="docs/x.md:3"'
+    assert lines[7] == '    ```{.pycon timeout="3" loc="docs/x.md:8"}'
+    assert lines[18] == '```bash norun="a shell command" loc="docs/x.md:19"'
+    assert lines[22] == "```text"
+
+
+def test_includes_of_missing_files_and_sections_are_found(tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text("# --8<-- [start:part]\nx = 1\n# --8<-- [end:part]\n")
+    page = '```python\n--8<-- "ok.py:part"\n--8<-- "ok.py:nope"\n--8<-- "gone.py"\n```\n'
+    [fence] = fences.scan(page)
+    assert fences.missing_includes(fence, tmp_path) == [
+        "line 3: 'ok.py' has no section 'nope'",
+        "line 4: included file 'gone.py' does not exist",
+    ]
+
+
+# -- the plugin, in a real build ------------------------------------------------------
+
+SITE_CONFIG = """\
+site_name: engine test
+strict: true
+plugins: [pylive]
+markdown_extensions:
+  - admonition
+  - pymdownx.superfences
+  - pymdownx.tabbed: {alternate_style: true}
+  - pymdownx.snippets: {check_paths: true}
+"""
+
+
+def build(tmp_path: Path, page: str) -> tuple[subprocess.CompletedProcess, str]:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "mkdocs.yml").write_text(SITE_CONFIG)
+    (tmp_path / "docs" / "index.md").write_text(page)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    html = tmp_path / "site" / "index.html"
+    return done, html.read_text() if html.exists() else ""
+
+
+def test_a_page_shows_real_dis_output_and_real_repl_values(tmp_path: Path) -> None:
+    page = textwrap.dedent(
+        """\
+        # Page
+
+        ```python
+        import dis
+        dis.dis(compile("a + b", "<expr>", "eval"))
+        ```
+
+        ```pycon
+        >>> a = 257
+        >>> b = 257
+        >>> a is b
+        False
+        ```
+        """
+    )
+    done, html = build(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    assert "LOAD_NAME" in html and ("BINARY_OP" in html or "BINARY_ADD" in html)
+    assert "False" in html and f"CPython {PYTHON.version}" in html
+
+
+def test_the_version_matrix_renders_a_tab_per_interpreter(tmp_path: Path) -> None:
+    page = '# Page\n\n```python versions="all"\nimport sys\nprint(sys.version)\n```\n'
+    done, html = build(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    for interpreter in engine.discover():
+        assert f">{interpreter.label}</label>" in html
+    if len(engine.discover()) > 1:
+        assert "The output differs between CPython versions" in html
+
+
+def test_a_failing_example_fails_the_strict_build_naming_page_and_line(tmp_path: Path) -> None:
+    done, _ = build(tmp_path, "# Page\n\nText.\n\n```python\nraise RuntimeError('boom')\n```\n")
+    assert done.returncode != 0
+    assert "docs/index.md:5: python block" in done.stderr
+    assert "RuntimeError: boom" in done.stderr
+
+
+def test_an_unknown_option_is_an_error_not_a_silent_default(tmp_path: Path) -> None:
+    done, _ = build(tmp_path, '# Page\n\n```python version="all"\nprint(1)\n```\n')
+    assert done.returncode != 0
+    assert "docs/index.md:3: unknown option(s) version" in done.stderr
