@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SNIPPETS, markdown_pages, page_id
+from conftest import ROOT, SNIPPETS, interpreters_for, markdown_pages, page_id
 from pylive import engine, fences
 
 
@@ -20,14 +20,6 @@ def _transcripts() -> list:
             if fence.lang == "pycon" and fence.runs:
                 found.append(pytest.param(page, fence, id=f"{page_id(page)}:{fence.line}"))
     return found
-
-
-def _interpreters(fence: fences.Fence) -> list[engine.Interpreter]:
-    versions = fence.options.get("versions", "")
-    if not versions:
-        return [engine.build_interpreter()]
-    matrix = engine.discover()
-    return matrix if versions == "all" else [i for i in matrix if i.minor in versions.split(",")]
 
 
 @pytest.mark.parametrize("page", markdown_pages(), ids=page_id)
@@ -49,7 +41,7 @@ def test_every_fence_is_run_or_says_why_not(page: Path) -> None:
 @pytest.mark.parametrize("page,fence", _transcripts())
 def test_transcript_prints_what_the_page_says(page: Path, fence: fences.Fence) -> None:
     statements = engine.parse_transcript(fence.body)
-    for interpreter in _interpreters(fence):
+    for interpreter in interpreters_for(fence):
         run = engine.run_transcript(statements, interpreter, float(fence.options.get("timeout", 10)))
         where = f"{page_id(page)}:{fence.line} under {interpreter.label}"
         assert not run.timed_out, f"{where}: timed out"

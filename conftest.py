@@ -1,0 +1,104 @@
+"""Shared test set-up: where things are, and how pytest-markdown-docs runs page fences.
+
+It sits at the top of the repository so that it applies to docs/ as well as tests/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from typing import Any
+
+import pytest
+import yaml
+
+# pytest-markdown-docs collects the fences; this runner runs them. Its runner API is
+# internal to the pinned version (requirements.txt).
+from pytest_markdown_docs._runners import _Runner, register_runner
+from pytest_markdown_docs.definitions import FenceTestDefinition
+
+from pylive import engine, fences
+
+ROOT = Path(__file__).resolve().parent
+DOCS = ROOT / "docs"
+SNIPPETS = ROOT / "snippets"
+
+
+def markdown_pages() -> list[Path]:
+    return sorted(DOCS.rglob("*.md"))
+
+
+def page_id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Examples may write files: never into the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
+def _fence_at(path: Path, line: int) -> fences.Fence | None:
+    return next((f for f in fences.scan(path.read_text(encoding="utf-8")) if f.line == line), None)
+
+
+def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
+    """The interpreters a fence asks for with versions=, as the build chooses them."""
+    versions = fence.options.get("versions", "")
+    if not versions:
+        return [engine.build_interpreter()]
+    matrix = engine.discover()
+    return matrix if versions == "all" else [i for i in matrix if i.minor in versions.split(",")]
+
+
+class FenceFailed(Exception):
+    """A page's python fence did not end as the page says it does."""
+
+
+@register_runner(default=True)
+class EngineRunner(_Runner):
+    """Run each python fence the way the build does: as a program in a child interpreter
+    (`__name__ == "__main__"`, a temporary folder, a clean environment, a timeout), under
+    every interpreter its `versions=` option names, expecting its `returncode=`."""
+
+    def runtest(self, test: FenceTestDefinition, args: dict[str, Any]) -> None:
+        fence = _fence_at(Path(test.source_path), test.start_line)
+        options = fence.options if fence else {}
+        expected = int(options.get("returncode", "0"))
+        for interpreter in interpreters_for(fence) if fence else [engine.build_interpreter()]:
+            # The leading blank lines pytest-markdown-docs adds make traceback lines page lines.
+            run = engine.run_script(test.source, interpreter, float(options.get("timeout", 10)))
+            where = f"{Path(test.source_path).relative_to(ROOT)}:{test.start_line} under {interpreter.label}"
+            if run.timed_out:
+                raise FenceFailed(f"{where}: did not finish within {options.get('timeout', 10)} s")
+            if run.returncode != expected:
+                raise FenceFailed(f"{where}: exited with {run.returncode}, expected {expected}:\n{run.output}")
+
+    def repr_failure(self, test: FenceTestDefinition, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return str(excinfo.value)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the fences the build does not run as they stand, saying why."""
+    for item in items:
+        if type(item).__name__ != "MarkdownInlinePythonItem":
+            continue
+        fence = _fence_at(Path(item.path), item.start_line)
+        if fence is None:
+            continue
+        if "norun" in fence.options:
+            item.add_marker(pytest.mark.skip(reason=f"norun: {fence.options['norun']}"))
+        elif fence.includes:
+            item.add_marker(pytest.mark.skip(reason="includes snippet files; tests/test_docs.py runs them whole"))
+
+
+def _helper_path() -> list[str]:
+    """The helper folders the build puts on examples' path (mkdocs.yml, pylive: pythonpath)."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    plugin = next(p["pylive"] for p in config["plugins"] if isinstance(p, dict) and "pylive" in p)
+    return [str(ROOT / folder) for folder in plugin.get("pythonpath", [])]
+
+
+# Page examples run in-process here, and snippet files in children: both see the helpers.
+engine.HELPER_PATH[:] = _helper_path()
+sys.path[:0] = engine.HELPER_PATH
