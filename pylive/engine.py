@@ -26,10 +26,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -227,7 +229,59 @@ def cached(compute: Callable[[], T], kind: type[T], *key: object) -> T:
     return result
 
 
+class _EarlyStart:
+    """Runs started in the background before a page asks for them.
+
+    The build knows every example before it renders the first page, and examples are
+    independent programs, so it starts them all at once on every core (`start`); when a
+    page then asks for the same run, it gets that result (`take`) instead of waiting for
+    a new child. Anything not started early simply runs when asked.
+    """
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        self.started: dict[str, Future[Any]] = {}
+        self.taken = 0
+
+    def start(self, function: Callable[..., Any], *args: Any) -> None:
+        self.started.setdefault(repr((function.__name__, args)), self.pool.submit(function, *args))
+
+    def take(self, function: Callable[..., T], *args: Any) -> T:
+        future = self.started.pop(repr((function.__name__, args)), None)
+        if future is None:
+            return function(*args)
+        self.taken += 1
+        return future.result()
+
+    def wait(self) -> None:
+        """Let every early run finish (timings must not compete with them for the cores)."""
+        wait_for(list(self.started.values()))
+
+
+early = _EarlyStart()
+
+
+def start_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> None:
+    """Start `run_script(code, interpreter, timeout)` in the background."""
+    early.start(_run_script, code, interpreter, timeout)
+
+
+def start_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> None:
+    """Start `run_transcript(statements, interpreter, timeout)` in the background."""
+    early.start(_run_transcript, statements, interpreter, timeout)
+
+
 def run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> Run:
+    """`python example.py` in a fresh temporary folder, or its result if started early."""
+    return early.take(_run_script, code, interpreter, timeout)
+
+
+def run_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> TranscriptRun:
+    """The transcript typed into an interactive interpreter, or its result if started early."""
+    return early.take(_run_transcript, statements, interpreter, timeout)
+
+
+def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> Run:
     """Run `code` as a program (`python example.py`) in a fresh temporary folder.
 
     `-u` keeps stdout and stderr in the order they were written.
@@ -284,7 +338,7 @@ class TranscriptRun:
         return not self.timed_out and not self.error and len(self.outputs) == len(statements)
 
 
-def run_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> TranscriptRun:
+def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> TranscriptRun:
     """Type the statements into an interactive interpreter and collect what each one printed."""
     sources = [s.source for s in statements]
 

@@ -17,7 +17,7 @@ _OPTION = re.compile(r"""(?P<key>[a-zA-Z][\w-]*)(?:=(?P<quote>["'])(?P<value>.*?
 _INCLUDE = re.compile(r"""^[ \t]*-{1,}8<-{1,}[ \t]+(?P<quote>["'])(?P<target>[^"']+)(?P=quote)[ \t]*$""")
 
 # Languages the engine executes; any other fence must say why it is not run.
-EXECUTED = frozenset({"python", "py", "pycon", "build-info"})
+EXECUTED = frozenset({"python", "py", "pycon", "build-info", "timeit"})
 
 
 @dataclass
