@@ -42,12 +42,14 @@ _PROBE = r"""
 import json, platform, sys, sysconfig
 gil = getattr(sys, "_is_gil_enabled", None)
 print(json.dumps({
+    "path": sys.executable,
     "version": platform.python_version(),
     "implementation": platform.python_implementation(),
     "cache_tag": sys.implementation.cache_tag,
     "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     "gil_enabled": gil() if gil else True,
     "debug": hasattr(sys, "gettotalrefcount"),
+    "virtual_env": sys.prefix != sys.base_prefix,
 }))
 """
 
@@ -67,6 +69,7 @@ class Interpreter:
     free_threaded: bool = False
     gil_enabled: bool = True
     debug: bool = False
+    virtual_env: bool = False
 
     @property
     def minor(self) -> str:
@@ -86,7 +89,8 @@ class Interpreter:
 
 @cache
 def probe(path: str) -> Interpreter | None:
-    """Run `path` once to learn what it is; None when it does not run (a broken pyenv shim)."""
+    """Run `path` once to learn what it is; None when it does not run (a broken pyenv shim).
+    The interpreter is then named by its real executable, not by a shim that finds it."""
     try:
         done = subprocess.run(
             [path, "-c", _PROBE], capture_output=True, text=True, timeout=30, env=clean_env()
@@ -95,7 +99,7 @@ def probe(path: str) -> Interpreter | None:
         return None
     if done.returncode != 0:
         return None
-    return Interpreter(path=path, **json.loads(done.stdout))
+    return Interpreter(**json.loads(done.stdout))
 
 
 def build_interpreter() -> Interpreter:
@@ -126,8 +130,10 @@ def candidate_paths(pyenv_root: str | None = None) -> list[str]:
 def discover(
     explicit: list[str] | None = None, minimum: str = "3.10", pyenv_root: str | None = None
 ) -> list[Interpreter]:
-    """The interpreters of the version matrix: one per minor version (the newest patch),
-    oldest first, none older than `minimum`. `explicit` paths replace the search."""
+    """The interpreters of the version matrix: one per minor version (the newest patch,
+    and a plain installation rather than a virtual environment, so that the tabs show
+    Python as readers install it), oldest first, none older than `minimum`.
+    `explicit` paths replace the search."""
     floor = tuple(int(p) for p in minimum.split("."))
     newest: dict[str, Interpreter] = {}
     paths = explicit if explicit else candidate_paths(pyenv_root)
@@ -140,7 +146,7 @@ def discover(
         if found.version_key[:2] < floor:
             continue
         kept = newest.get(found.minor)
-        if kept is None or found.version_key > kept.version_key:
+        if kept is None or (found.version_key, not found.virtual_env) > (kept.version_key, not kept.virtual_env):
             newest[found.minor] = found
     return sorted(newest.values(), key=lambda i: i.version_key)
 
