@@ -1,15 +1,15 @@
-"""sys.getsizeof() counts one object; total_size() follows the containers inside it."""
+"""sys.getsizeof() counts one object; total_size() follows the containers."""
 
 # --8<-- [start:function]
 import sys
 
 
 def total_size(obj, seen=None):
-    """Bytes of `obj` plus everything reachable through the built-in containers in it.
+    """Bytes of `obj` plus everything reachable through the built-in containers
+    in it (lists, tuples, sets and dicts; extend it for your own classes).
 
-    Each object is counted once (`seen` holds the ids already counted), so shared
-    elements and cycles are fine. Instances of your own classes are counted with their
-    __dict__ only if you extend the function: it follows lists, tuples, sets and dicts.
+    Each object is counted once (`seen` holds the ids already counted), so
+    shared elements and cycles are fine.
     """
     if seen is None:
         seen = set()
@@ -18,7 +18,8 @@ def total_size(obj, seen=None):
     seen.add(id(obj))
     size = sys.getsizeof(obj)
     if isinstance(obj, dict):
-        size += sum(total_size(k, seen) + total_size(v, seen) for k, v in obj.items())
+        for key, value in obj.items():
+            size += total_size(key, seen) + total_size(value, seen)
     elif isinstance(obj, (list, tuple, set, frozenset)):
         size += sum(total_size(item, seen) for item in obj)
     return size
@@ -28,11 +29,13 @@ def total_size(obj, seen=None):
 # --8<-- [start:compare]
 small = [1, 2, 3]
 large = ["x" * 10_000, "y" * 10_000, "z" * 10_000]
-shared = ["x" * 10_000] * 3                       # one string, three references
+shared = ["x" * 10_000] * 3              # one string, three references
 nested = {"users": [{"name": "ada", "langs": ["python", "c"]}] * 2}
 
-for name, obj in [("small", small), ("large", large), ("shared", shared), ("nested", nested)]:
-    print(f"{name:7} getsizeof {sys.getsizeof(obj):6,}   total_size {total_size(obj):7,}")
+for name, obj in [("small", small), ("large", large),
+                  ("shared", shared), ("nested", nested)]:
+    print(f"{name:7} getsizeof {sys.getsizeof(obj):6,}",
+          f"  total_size {total_size(obj):7,}")
 # --8<-- [end:compare]
 
 assert total_size(large) > 30_000 > sys.getsizeof(large)

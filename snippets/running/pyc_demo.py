@@ -1,4 +1,4 @@
-"""Import a module and run a script in a fresh folder, then list what Python wrote."""
+"""Import a module, run a script, and list the files Python wrote."""
 
 import os
 import subprocess
@@ -7,12 +7,12 @@ from pathlib import Path
 
 project = Path("project")
 project.mkdir(exist_ok=True)
-(project / "greet.py").write_text('def hello(name):\n    return f"Hello, {name}!"\n')
+(project / "greet.py").write_text("def hello(name):\n    return 'Hi ' + name")
 (project / "main.py").write_text('import greet\nprint(greet.hello("pyc"))\n')
 
 # Run the child with Python's defaults: drop the PYTHON* variables this process
 # inherited (PYTHONDONTWRITEBYTECODE, for one, would stop it writing anything).
-env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
 run = subprocess.run([sys.executable, "main.py"], cwd=project, env=env,
                      capture_output=True, text=True, check=True)
 
