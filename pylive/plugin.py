@@ -4,7 +4,9 @@ Fences it runs (see CONTRIBUTING.md for every option):
 
 * ```` ```python ```` a program; the page shows its source and everything it wrote;
 * ```` ```pycon ```` a REPL transcript; the written outputs are checked, the real ones shown;
-* ```` ```build-info ```` a table of the interpreters and machine that built the site.
+* ```` ```build-info ```` a table of the interpreters and machine that built the site;
+* ```` ```timeit ```` statements timed with `timeit`, shown as code, chart, table and stamp
+  (see `timing.py`).
 
 `versions="all"` runs a block under every CPython of the version matrix, shown as tabs.
 Any fence can opt out with `norun="the reason"`. A failure is a warning (so the strict
@@ -30,7 +32,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from pymdownx.superfences import SuperFencesException, highlight_validator
 
-from pylive import engine, fences
+from pylive import engine, fences, timing
 
 log = logging.getLogger("mkdocs.plugins.pylive")
 
@@ -38,6 +40,7 @@ SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
 PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title"}
 PYCON_OPTIONS = {"loc", "versions", "timeout"}
+TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout"}
 
 
 class LivePluginConfig(Config):
@@ -85,11 +88,37 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             ("py", self._validate_python, self._format_python),
             ("pycon", self._validate_pycon, self._format_pycon),
             ("build-info", self._validate_build_info, self._format_build_info),
+            ("timeit", self._validate_timeit, self._format_timeit),
         ):
             custom.append({"name": name, "class": "pylive", "validator": validator, "format": formatter})
         # markdown-exec renders our outputs with the site's own Markdown extensions.
         markdown_config.save(config["markdown_extensions"], config["mdx_configs"])
         return config
+
+    def on_files(self, files: Any, config: Any) -> Any:
+        """Start every example of the site at once, on every core, before any page renders
+        (a page then takes its finished result; see engine._EarlyStart). Fences that
+        include snippet files run when their page renders, once the includes are expanded."""
+        for file in files.documentation_pages():
+            if not file.src_uri.endswith(".md"):
+                continue
+            for fence in fences.scan(file.content_string):
+                if not fence.runs or fence.includes or fence.lang not in ("python", "py", "pycon"):
+                    continue
+                timeout = float(fence.options.get("timeout", self.config.timeout))
+                for interpreter in self._choose(fence.options.get("versions", ""))[0]:
+                    if fence.lang != "pycon":
+                        engine.start_script(fence.body, interpreter, timeout)
+                        continue
+                    try:
+                        engine.start_transcript(engine.parse_transcript(fence.body), interpreter, timeout)
+                    except engine.EngineError:
+                        continue  # reported with its page and line when the page renders
+        return files
+
+    def on_nav(self, nav: Any, config: Any, files: Any) -> Any:
+        engine.early.wait()  # timings, measured while pages render, get quiet cores
+        return nav
 
     def on_page_markdown(self, markdown: str, page: Any, config: Any, files: Any) -> str:
         where = f"docs/{page.file.src_uri}"
@@ -105,13 +134,17 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         return fences.annotate(markdown, where)
 
     def on_post_build(self, config: Any) -> None:
-        log.info(f"pylive: ran {self.examples_run} examples in {self.seconds_running:.1f} s")
+        log.info(
+            f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early) "
+            f"in {self.seconds_running:.1f} s of child-process time"
+        )
 
-    def _convert(self, md: Markdown, text: str) -> str:
-        """Render generated Markdown; the code blocks in it are only highlighted, never run."""
+    def _convert(self, md: Markdown, text: str, stash: dict[str, str] | None = None) -> str:
+        """Render generated Markdown; the code blocks in it are only highlighted, never run.
+        `stash` maps placeholders to HTML put in after conversion (a chart's SVG)."""
         self._nested += 1
         try:
-            return MarkdownConverter(md, update_toc=False).convert(text)
+            return MarkdownConverter(md, update_toc=False).convert(text, stash)
         finally:
             self._nested -= 1
 
@@ -124,17 +157,22 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             raise SuperFencesException(f"{loc}: unknown option(s) {', '.join(unknown)} on a {language} fence")
         return loc
 
-    def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
+    def _choose(self, versions: str) -> tuple[list[engine.Interpreter], bool]:
+        """The interpreters `versions=` names, and whether the matrix had them all."""
         if not versions:
-            return [self.build_python]
+            return [self.build_python], True
         if versions == "all":
-            return self.matrix
+            return self.matrix, True
         wanted = [v.strip() for v in versions.split(",")]
         chosen = [i for i in self.matrix if i.minor in wanted]
-        if len(chosen) < len(wanted):
+        return chosen or [self.build_python], len(chosen) == len(wanted)
+
+    def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
+        chosen, complete = self._choose(versions)
+        if not complete:
             known = ", ".join(i.minor for i in self.matrix)
             log.warning(f"{loc}: versions={versions!r} asks for a version this build lacks (it has {known})")
-        return chosen or [self.build_python]
+        return chosen
 
     def _validate_python(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
@@ -168,6 +206,32 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def _validate_build_info(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         return not self._nested
+
+    def _validate_timeit(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
+        if self._nested or "norun" in inputs:
+            return False
+        loc = self._check_options(language, inputs, TIMEIT_OPTIONS)
+        try:
+            budget = float(inputs.get("budget", timing.DEFAULT_BUDGET))
+            repeat = int(inputs.get("repeat", timing.DEFAULT_REPEAT))
+            number = int(inputs["number"]) if "number" in inputs else None
+            timeout = float(inputs.get("timeout", self.config.timeout))
+        except ValueError as error:
+            raise SuperFencesException(f"{loc}: budget=, repeat=, number= and timeout= take numbers ({error})") from error
+        if budget <= 0 or repeat < 1 or (number is not None and number < 1):
+            raise SuperFencesException(f"{loc}: budget= must be positive, repeat= and number= at least 1")
+        options.update(
+            loc=loc,
+            title=inputs.get("title", ""),
+            setup=inputs.get("setup", ""),
+            expect=inputs.get("expect", ""),
+            interpreters=self._interpreters(loc, inputs.get("versions", "")),
+            budget=budget,
+            repeat=repeat,
+            number=number,
+            timeout=timeout,
+        )
+        return True
 
     def _validate_other(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         """Every fence the engine does not run: check its `norun` reason, then highlight it
@@ -262,6 +326,35 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         ]
         table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
         return self._convert(md, table)
+
+    def _format_timeit(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        loc = options["loc"]
+        try:
+            plan = timing.parse(src, options["setup"])
+        except engine.EngineError as error:
+            log.warning(f"{loc}: {error}")
+            return self._convert(md, code_block("text", src))
+        interpreters = options["interpreters"]
+        budget = timing.share(options["budget"], len(interpreters), len(plan.statements))
+        runs = []
+        # One interpreter at a time: timings taken side by side would compete for the cores.
+        for interpreter in interpreters:
+            run = timing.measure(plan, interpreter, budget, options["repeat"], options["number"], options["timeout"])
+            self.examples_run += 1
+            self.seconds_running += run.seconds
+            where = f"{loc}: timeit block under {interpreter.label}"
+            if run.timed_out:
+                log.warning(f"{where} did not finish within {options['timeout']:g} s (timeout=)")
+            elif not run.succeeded:
+                log.warning(f"{where} failed (exit code {run.returncode}):\n{run.output}")
+            else:
+                runs.append((interpreter, run))
+        if not runs:
+            return self._convert(md, code_block("python", timing.listing(plan)))
+        for problem in timing.contradictions(options["expect"], timing.measurements(runs)):
+            log.warning(f"{loc}: {problem}")
+        text, stash = timing.render(plan, runs, options["title"], options["number"])
+        return self._convert(md, text, stash)
 
     def _format_other(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         return md.preprocessors["fenced_code_block"].highlight(src=src, language=language, options=options, md=md, **kwargs)

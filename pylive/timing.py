@@ -1,0 +1,510 @@
+"""Timings measured when the site is built: parse a ```` ```timeit ```` fence, measure, render.
+
+A timing fence names statements to compare, one per `label: statement` line (a longer
+statement goes indented below its label, and `setup:` is the code run before timing):
+
+    setup:
+        data = list(range(1000))
+    loop:
+        out = []
+        for x in data:
+            out.append(x * 2)
+    comprehension: [x * 2 for x in data]
+
+Each interpreter measures them in a child process (`timing_driver.py`, the standard
+`timeit` module), within a time budget shared by the block's interpreters, statements and
+repeats. The page gets the code, a chart (static SVG drawn here with matplotlib), a table,
+a sentence written from the ranking, and a stamp saying where and when it was measured.
+`expect="a < b"` states the ranking the page's prose relies on; a measurement that
+contradicts it is reported (and fails the strict build).
+
+Nothing here knows about MkDocs: `plugin.py` registers the fence and logs the problems.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import statistics
+import tempfile
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pylive import engine
+
+DRIVER = Path(__file__).with_name("timing_driver.py")
+
+DEFAULT_BUDGET = 0.5
+"""Seconds of measuring per block, shared by its interpreters, statements and repeats."""
+DEFAULT_REPEAT = 5
+QUICK_SHARE = 0.2
+"""In quick mode (`PYLIVE_QUICK=1`, as `make serve` sets) a block measures for a fifth of
+its budget and asks for three repeats at least, not five: rougher figures, sooner."""
+QUICK_REPEAT = 3
+SAME = 1.05
+"""Ratios under this are reported as "about as fast": closer than timing noise."""
+
+_LABEL_LINE = re.compile(r"^(?P<label>[^\s:#][^:]*?)\s*:(?:\s+(?P<code>.*?))?\s*$")
+
+
+def quick_mode() -> bool:
+    return os.environ.get("PYLIVE_QUICK", "") not in ("", "0")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a fence asks to time: setup code, then (label, statement) pairs in page order."""
+
+    setup: str
+    statements: list[tuple[str, str]]
+
+
+def parse(body: str, setup: str = "") -> Plan:
+    """Read a fence's body. Each line at the left margin is `label: statement`, or `label:`
+    with the statement indented below; `setup:` holds code run before timing (after the
+    fence's one-line `setup="..."` option). Blank lines and `# comments` at the margin are
+    skipped. Raises EngineError naming the body line (1-based) that is wrong."""
+    entries: list[tuple[str, str, list[str], int]] = []
+    for number, line in enumerate(body.split("\n"), start=1):
+        if line[:1] in (" ", "\t"):
+            if not entries:
+                raise engine.EngineError(f"body line {number}: an indented line needs a 'label:' line above")
+            entries[-1][2].append(line)
+            continue
+        if not line.strip() or line.startswith("#"):
+            if entries:
+                entries[-1][2].append("")  # a blank line inside an indented statement
+            continue
+        match = _LABEL_LINE.match(line)
+        if not match:
+            raise engine.EngineError(f"body line {number}: expected 'label: statement', got {line!r}")
+        entries.append((match["label"], match["code"] or "", [], number))
+    setup_parts = [setup] if setup.strip() else []
+    statements: list[tuple[str, str]] = []
+    for label, inline, block, number in entries:
+        indented = textwrap.dedent("\n".join(block)).strip("\n")
+        if inline and indented:
+            raise engine.EngineError(
+                f"body line {number}: {label!r} has code after its colon and indented below; use one"
+            )
+        code = inline or indented
+        if any(mark in label for mark in ",<@"):
+            raise engine.EngineError(
+                f"body line {number}: a label cannot contain ',', '<' or '@' (expect= uses them)"
+            )
+        if label == "setup":
+            setup_parts.append(code)
+        elif not code:
+            raise engine.EngineError(f"body line {number}: {label!r} has no statement")
+        elif any(label == known for known, _ in statements):
+            raise engine.EngineError(f"body line {number}: the label {label!r} is used twice")
+        else:
+            statements.append((label, code))
+    if not statements:
+        raise engine.EngineError("a timeit fence needs at least one 'label: statement' line")
+    return Plan(setup="\n".join(setup_parts), statements=statements)
+
+
+def share(budget: float, interpreters: int, statements: int) -> float:
+    """Seconds each statement gets under each interpreter."""
+    return budget / max(1, interpreters * statements)
+
+
+@dataclass(frozen=True)
+class TimingRun:
+    """What one interpreter measured. `results` holds, per statement in page order,
+    `{"label", "number" (loops per repeat), "times" (seconds per loop, one per repeat)}`;
+    `stamp` the child's platform, CPU, core count and date. Plain JSON, so it can be cached."""
+
+    results: list[dict]
+    stamp: dict
+    output: str
+    returncode: int
+    timed_out: bool
+    seconds: float
+    repeat: int
+    quick: bool
+    measuring: float = 0.0
+    """Seconds spent timing, without the child's start-up: what the budget bounds."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and len(self.results) > 0
+
+
+def measure(
+    plan: Plan,
+    interpreter: engine.Interpreter,
+    budget: float,
+    repeat: int = DEFAULT_REPEAT,
+    number: int | None = None,
+    timeout: float = 10.0,
+    quick: bool | None = None,
+) -> TimingRun:
+    """Time the plan's statements in a child process of `interpreter`; `budget` is the
+    seconds each statement may take (see `share`). `number` fixes the loops per repeat
+    (for whole programs, timed once each); otherwise autorange picks them. Results are
+    cached only when PYLIVE_CACHE names a folder, so the strict build always measures."""
+    quick = quick_mode() if quick is None else quick
+    if quick:
+        budget, repeat = budget * QUICK_SHARE, min(repeat, QUICK_REPEAT)
+    request = {
+        "setup": plan.setup, "statements": plan.statements, "budget": budget, "repeat": repeat, "number": number
+    }
+
+    def run() -> TimingRun:
+        with tempfile.TemporaryDirectory(prefix="pylive-timeit-") as workdir:
+            results = Path(workdir, ".timing-results")
+            argv = [interpreter.path, "-u", str(DRIVER), str(results)]
+            child = engine._run_child(argv, json.dumps(request), timeout, workdir)
+            done = child.succeeded and results.exists()
+            found = json.loads(results.read_text(encoding="utf-8")) if done else {}
+        return TimingRun(
+            results=found.get("results", []),
+            stamp=found.get("stamp", {}),
+            output=child.output,
+            returncode=child.returncode,
+            timed_out=child.timed_out,
+            seconds=child.seconds,
+            repeat=repeat,
+            quick=quick,
+            measuring=found.get("elapsed", 0.0),
+        )
+
+    return engine.cached(run, TimingRun, "timeit", request, interpreter, timeout, quick)
+
+
+# -- figures ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One statement under one interpreter: the minimum is the figure, the rest the spread."""
+
+    label: str
+    interpreter: engine.Interpreter
+    number: int
+    times: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def spread(self) -> float:
+        """How much slower the median repeat was than the fastest, as a fraction. Not the
+        slowest: among many short repeats on a busy machine, the slowest is whichever
+        was paused longest, and says nothing about the statement."""
+        return self.median / self.best - 1 if self.best > 0 else 0.0
+
+
+def measurements(runs: list[tuple[engine.Interpreter, TimingRun]]) -> list[Measurement]:
+    """Every (statement, interpreter) figure, in page order then interpreter order."""
+    found = [
+        Measurement(r["label"], interpreter, r["number"], tuple(r["times"]))
+        for interpreter, run in runs
+        for r in run.results
+    ]
+    order = {label: i for i, label in enumerate(dict.fromkeys(m.label for m in found))}
+    return sorted(found, key=lambda m: (order[m.label], m.interpreter.version_key))
+
+
+_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+
+
+def unit_for(seconds: float) -> tuple[float, str]:
+    """The largest unit in which `seconds` (rounded to 3 figures) is at least 1."""
+    for scale, unit in _UNITS:
+        if float(f"{seconds / scale:.3g}") >= 1:
+            return scale, unit
+    return _UNITS[-1]
+
+
+def format_time(seconds: float) -> str:
+    """`21.3 µs`, `1.00 ms`, `452 ns`: three significant figures in the unit that fits."""
+    scale, unit = unit_for(seconds)
+    value = seconds / scale
+    text = f"{value:.0f}" if value >= 1000 else f"{value:#.3g}".rstrip(".")
+    return f"{text} {unit}"
+
+
+def format_ratio(ratio: float) -> str:
+    """`1.52×`, `20.5×`, `331×`: no more figures than the measurement supports."""
+    if ratio < 10:
+        return f"{ratio:.2f}×"
+    return f"{ratio:.1f}×" if ratio < 100 else f"{ratio:,.0f}×"
+
+
+def relative(items: list[Measurement]) -> list[float]:
+    """Each figure over the fastest: the fastest is 1.0."""
+    fastest = min(m.best for m in items)
+    return [m.best / fastest for m in items]
+
+
+def _name(label: str) -> str:
+    """A label as prose and expectations refer to it: without Markdown backticks."""
+    return label.replace("`", "").strip()
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _versus(ratio: float, other: str) -> str:
+    if ratio < SAME:
+        return f"about as fast as {other} ({format_ratio(ratio)})"
+    return f"{format_ratio(ratio)} faster than {other}"
+
+
+def _bold(m: Measurement) -> str:
+    return f"**{m.label}**"
+
+
+def _under(m: Measurement) -> str:
+    return f"under {m.interpreter.label}"
+
+
+def _ranking(items: list[Measurement], name: Callable[[Measurement], str]) -> tuple[Measurement, str]:
+    """The fastest, and how the others compare with it ("1.50× faster than x and ...")."""
+    ranked = sorted(items, key=lambda m: m.best)
+    return ranked[0], _and([_versus(m.best / ranked[0].best, name(m)) for m in ranked[1:]])
+
+
+def summary(items: list[Measurement]) -> str:
+    """The ranking as sentences, so that the page's words come from this build's numbers:
+    across statements for one interpreter; with several interpreters, across statements
+    under each of them, then each statement across them."""
+    interpreters = list(dict.fromkeys(m.interpreter for m in items))
+    labels = list(dict.fromkeys(m.label for m in items))
+    if len(interpreters) == 1:
+        if len(items) == 1:
+            return f"**{items[0].label}**: {format_time(items[0].best)} per loop."
+        fastest, others = _ranking(items, _bold)
+        return f"Fastest: **{fastest.label}**, {others}."
+    lines = []
+    if len(labels) > 1:
+        for interpreter in interpreters:
+            fastest, others = _ranking([m for m in items if m.interpreter == interpreter], _bold)
+            lines.append(f"- Under {interpreter.label}: **{fastest.label}** fastest, {others}.")
+    for label in labels:
+        fastest, others = _ranking([m for m in items if m.label == label], _under)
+        lines.append(f"- **{label}**: fastest under {fastest.interpreter.label}, {others}.")
+    return "\n".join(lines)
+
+
+def contradictions(expect: str, items: list[Measurement]) -> list[str]:
+    """What the measurement contradicts in `expect="a < b < c, d < e"` ("a is faster than
+    b"). `label@3.12` names one interpreter by minor (or exact) version; a bare label is
+    checked under every interpreter measured. A label the block lacks is a problem too."""
+    problems = []
+    for chain in filter(None, (part.strip() for part in expect.split(","))):
+        names = [name.strip() for name in chain.split("<")]
+        if len(names) < 2 or not all(names):
+            problems.append(f'expect="{chain}" is not of the form "faster < slower"')
+            continue
+        for left, right in zip(names, names[1:]):
+            problems.extend(_contradicts(left, right, items))
+    return problems
+
+
+def _pick(name: str, items: list[Measurement]) -> list[Measurement] | str:
+    label, _, version = name.partition("@")
+    found = [m for m in items if _name(m.label) == label.strip()]
+    if version:
+        found = [m for m in found if version.strip() in (m.interpreter.minor, m.interpreter.version)]
+    if not found:
+        known = ", ".join(dict.fromkeys(f"{_name(m.label)}@{m.interpreter.minor}" for m in items))
+        return f"expect names {name!r}, which this block did not measure (it has {known})"
+    return found
+
+
+def _contradicts(left: str, right: str, items: list[Measurement]) -> list[str]:
+    lefts, rights = _pick(left, items), _pick(right, items)
+    if isinstance(lefts, str) or isinstance(rights, str):
+        return [p for p in (lefts, rights) if isinstance(p, str)]
+    versioned = "@" in left or "@" in right  # else: the two sides under the same interpreter
+    pairs = [(a, b) for a in lefts for b in rights if versioned or a.interpreter == b.interpreter]
+    return [
+        f"expected {left} < {right}, but the build measured {_name(a.label)} at {format_time(a.best)} "
+        f"({a.interpreter.label}) and {_name(b.label)} at {format_time(b.best)} ({b.interpreter.label})"
+        for a, b in pairs
+        if not a.best < b.best
+    ]
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+def listing(plan: Plan) -> str:
+    """The timed code as the reader sees it: valid Python, each statement under its label."""
+    setup = plan.setup.strip()
+    parts = [f"# setup (run before timing, not timed)\n{setup}"] if setup else []
+    parts += [f"# {_name(label)}\n{code}" for label, code in plan.statements]
+    return "\n\n".join(parts)
+
+
+def table(items: list[Measurement], per: str = "loop") -> str:
+    """A Markdown table: time per loop (the fastest repeat), relative to the fastest
+    statement, the spread (the median repeat's excess over the fastest), and loops ×
+    repeats. One row per statement, or per statement and interpreter."""
+    several = len({m.interpreter for m in items}) > 1
+    head = ["Statement"] + (["Python"] if several else []) + [f"Time per {per}", "Relative", "Spread"]
+    rows = [
+        "| " + " | ".join(head + ["Loops × repeats"]) + " |",
+        "|---" + ("|---" if several else "") + "|--:|--:|--:|--:|",
+    ]
+    for m, ratio in zip(items, relative(items)):
+        spread = f"+{m.spread * 100:.1f} %" if len(m.times) > 1 else "n/a"
+        loops = f"{m.number:,}".replace(",", "\u202f") + f" × {len(m.times)}"  # narrow no-break space
+        cells = [m.label.replace("|", "\\|")] + ([m.interpreter.label] if several else [])
+        cells += [format_time(m.best), format_ratio(ratio), spread, loops]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def build_options(interpreter: engine.Interpreter) -> str:
+    """`GIL, release build`, `free-threaded (GIL disabled), debug build`."""
+    if interpreter.free_threaded:
+        gil = f"free-threaded (GIL {'enabled' if interpreter.gil_enabled else 'disabled'})"
+    else:
+        gil = "with the GIL"
+    return f"{gil}, {'debug' if interpreter.debug else 'release'} build"
+
+
+def stamp(runs: list[tuple[engine.Interpreter, TimingRun]], number: int | None = None) -> str:
+    """Where, when and how the figures were measured, as one line of Markdown."""
+    first = runs[0][1]
+    machine = first.stamp
+    pythons = "; ".join(
+        f"{i.implementation} {i.version} ({build_options(i)}, {run.stamp.get('compiled', '?')})"
+        for i, run in runs
+    )
+    if number:
+        how = f"{number} loop{'s' if number != 1 else ''} per repeat"
+    else:
+        how = "timeit's autorange chose the loops"
+    parts = [
+        f"Measured {machine.get('date', '?')}",
+        pythons,
+        str(machine.get("platform", "?")),
+        f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
+        + (f", load average {machine['load']:.2f}" if machine.get("load") is not None else ""),
+        f"each figure is the fastest of its repeats ({how}; repeats interleaved across statements; "
+        "the spread is how much slower the median repeat was), garbage collector off while timing",
+    ]
+    if first.quick:
+        parts.append("quick mode (PYLIVE_QUICK=1): fewer loops and repeats than the published build")
+    return " · ".join(parts)
+
+
+# Matplotlib draws text and axes in this colour; it becomes `currentColor` in the SVG,
+# so the chart takes the page's text colour in the light and the dark palette alike.
+_INK = "#010101"
+# Mid-tone bar colours that read on white and on Material's dark slate alike.
+PALETTE = ("#4c9be8", "#f0a030", "#3dbe8b", "#e8618c", "#a98be8", "#8a9bb0")
+
+
+def chart(items: list[Measurement], title: str = "", per: str = "loop") -> str:
+    """A horizontal bar chart of time per loop (shorter is faster), one group of bars per
+    statement and one bar per interpreter; a whisker reaches the median repeat.
+    Static inline SVG: no script, no font file, nothing from another host."""
+    # Imported here: matplotlib takes a while to import and only timing blocks need it.
+    from matplotlib.figure import Figure
+    from matplotlib import rc_context
+
+    labels = list(dict.fromkeys(m.label for m in items))
+    interpreters = sorted({m.interpreter for m in items}, key=lambda i: i.version_key)
+    scale, unit = unit_for(max(m.best for m in items))
+    height = 0.8 / len(interpreters)
+    style = {
+        "svg.fonttype": "none",  # text stays text, in the page's own font
+        "svg.hashsalt": hashlib.sha256(repr(items).encode()).hexdigest()[:12],  # stable, distinct ids
+        "font.size": 10,
+        **dict.fromkeys(("text.color", "axes.edgecolor", "axes.labelcolor", "xtick.color", "ytick.color"), _INK),
+    }
+    with rc_context(style):
+        columns = min(len(interpreters), 5)
+        legend = 0.3 * -(-len(interpreters) // columns) if len(interpreters) > 1 else 0.0  # rows on top
+        width, height_in = 7.5, 0.75 + legend + 0.3 * len(items) + 0.15 * len(labels)
+        figure = Figure(figsize=(width, height_in))
+        # Margins computed from the labels' length (about 6 points per character at this
+        # size): a layout engine would draw the whole figure twice to find them.
+        longest = max(len(_name(label)) for label in labels)
+        figure.subplots_adjust(left=min(0.45, (longest * 6 + 14) / (width * 72)), right=0.98,
+                               bottom=0.5 / height_in, top=1 - (0.1 + legend) / height_in)
+        axes = figure.subplots()
+        widest = max(m.median for m in items) / scale
+        for column, interpreter in enumerate(interpreters):
+            mine = [(labels.index(m.label), m) for m in items if m.interpreter == interpreter]
+            ys = [row + (column - (len(interpreters) - 1) / 2) * height for row, _ in mine]
+            bests = [m.best / scale for _, m in mine]
+            whiskers = [[0.0] * len(mine), [(m.median - m.best) / scale for _, m in mine]]
+            axes.barh(ys, bests, height=height * 0.9, color=PALETTE[column % len(PALETTE)],
+                      xerr=whiskers, error_kw={"ecolor": _INK, "capsize": 2, "elinewidth": 0.8},
+                      label=f"{interpreter.implementation} {interpreter.version}")
+            fastest = min(x.best for x in items)
+            for y, (_, m) in zip(ys, mine):
+                note = f" {format_time(m.best)} · {format_ratio(m.best / fastest)}"
+                axes.text(m.median / scale + widest * 0.01, y, note, va="center", fontsize=9)
+        axes.set_yticks(range(len(labels)), [_name(label) for label in labels])
+        axes.invert_yaxis()  # the first statement of the block on top
+        axes.set_xlim(0, widest * 1.32)
+        axes.set_xlabel(f"time per {per} ({unit}); shorter is faster")
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.xaxis.grid(True, color=_INK, alpha=0.15)
+        axes.set_axisbelow(True)
+        if len(interpreters) > 1:
+            figure.legend(*axes.get_legend_handles_labels(), frameon=False, loc="upper left",
+                          bbox_to_anchor=(0, 1), ncol=columns, fontsize=9)
+        out = io.StringIO()
+        figure.savefig(out, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
+    return _inline(out.getvalue(), title or "Timing chart")
+
+
+def _inline(svg: str, title: str) -> str:
+    """Make matplotlib's SVG file an inline element: no XML prologue, DOCTYPE or metadata
+    (they name other hosts), colours and fonts from the page, scales with its column."""
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = svg.replace(_INK, "currentColor")
+    svg = re.sub(r"font-family:[^;\"]*;?", "font-family: inherit;", svg)
+    label = html.escape(title, quote=True)
+    sizing = "width: 100%; height: auto; max-width: 46rem"
+    svg = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
+                 lambda m: f'<svg {m[1]}role="img" aria-label="{label}" class="pylive-chart" style="{sizing}"',
+                 svg, count=1)
+    # A blank line would end the raw HTML block in Markdown; none is needed inside.
+    return "\n".join(line for line in svg.splitlines() if line.strip())
+
+
+def render(plan: Plan, runs: list[tuple[engine.Interpreter, TimingRun]], title: str = "",
+           number: int | None = None) -> tuple[str, dict[str, str]]:
+    """The block as Markdown, and the HTML to put in place of its chart's placeholder:
+    the code, then tabs "Chart" and "Table", the sentence, and the stamp."""
+    from markdown_exec import code_block, tabbed  # the same helpers as the other fences
+
+    items = measurements(runs)
+    token = "pylivechart" + hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+    per = "run" if number else "loop"  # a whole program runs once per repeat
+    if any(run.quick for _, run in runs):
+        box = 'warning "Quick measurement (PYLIVE_QUICK=1): fewer repeats, rougher figures"'
+    else:
+        box = 'info "Measured when this page was built"'
+    svg = chart(items, title, per)
+    parts = [
+        code_block("python", listing(plan), title=title or "Timed statements"),
+        tabbed(("Chart", token), ("Table", table(items, per))),
+        f'!!! {box}\n\n' + textwrap.indent(summary(items), "    "),
+        f'<small class="pylive-stamp">{stamp(runs, number)}</small>',
+    ]
+    return "\n\n".join(parts), {f"<p>{token}</p>": f'<div class="pylive-chart">{svg}</div>'}
