@@ -1,4 +1,4 @@
-"""inspect reads the source of a function defined in this very file, and of the standard library."""
+"""inspect reads the source of a function of this file and of the stdlib."""
 import inspect
 import math
 import os
@@ -11,8 +11,9 @@ def to_fahrenheit(celsius: float) -> float:
 
 
 print(inspect.getsource(to_fahrenheit))
-file, line = inspect.getsourcefile(to_fahrenheit), inspect.getsourcelines(to_fahrenheit)[1]
-print(f"found in {os.path.basename(file)}, line {line}")
+file = os.path.basename(inspect.getsourcefile(to_fahrenheit))
+line = inspect.getsourcelines(to_fahrenheit)[1]
+print(f"found in {file}, line {line}")
 print("signature:", inspect.signature(to_fahrenheit))
 print("docstring:", inspect.getdoc(to_fahrenheit))
 print()

@@ -1,4 +1,4 @@
-"""Drive pdb with scripted commands and print each session as a terminal would show it."""
+"""Drive pdb with scripted commands; print the sessions as a terminal does."""
 
 # --8<-- [start:driver]
 import os
@@ -25,18 +25,19 @@ report({"small": [1, 2, 3], "empty": []})
 
 
 def session(argv, commands, **env):
-    """Run `python argv...`, type `commands` at its prompts, print what the screen shows."""
+    """Run `python argv`, type `commands` at its prompts, print the screen."""
     settings = "".join(f"{name}={value} " for name, value in env.items())
     print(f"$ {settings}python {' '.join(argv)}")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("PYTHON")}
     done = subprocess.run(
         [sys.executable, "-u", *argv],
         input="".join(command + "\n" for command in commands),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**clean, **env},
     )
-    screen = done.stdout.replace(os.getcwd() + os.sep, "")  # short paths: stats.py
-    # A terminal echoes what you type after each prompt; a pipe does not, so put it back.
+    screen = done.stdout.replace(os.getcwd() + os.sep, "")  # just "stats.py"
+    # A terminal echoes what you type after each prompt; a pipe does not.
     pieces = re.split(r"(\(Pdb\) |>>> )", screen)
     shown, typed = [pieces[0]], iter(commands)
     for prompt, output in zip(pieces[1::2], pieces[2::2]):
@@ -63,14 +64,15 @@ session(["-m", "pdb", "stats.py"], [
     "c",               # on to the breakpoint's next hit
     "c",               # ... and on into the crash
     "p values",        # post-mortem: look at the failing frame
-    "q",               # quit (before 3.13, quitting post-mortem restarts the program...)
+    "q",               # quit (before 3.13, this restarts the program...)
     "q",               # ... and a second q quits pdb
 ])
 # --8<-- [end:stepping]
 
 
 # --8<-- [start:postmortem]
-session(["-m", "pdb", "-c", "continue", "stats.py"], ["p values", "u", "p name", "q", "q"])
+session(["-m", "pdb", "-c", "continue", "stats.py"],
+        ["p values", "u", "p name", "q", "q"])
 print()
 session(["-i", "stats.py"], ["import pdb; pdb.pm()", "p values", "q"])
 # --8<-- [end:postmortem]
@@ -92,7 +94,8 @@ import sys
 
 def report():
     frame = sys._getframe(1)
-    print(f"breakpoint() in {frame.f_code.co_name}, line {frame.f_lineno}: {frame.f_locals}")
+    print(f"breakpoint() in {frame.f_code.co_name}, line {frame.f_lineno}")
+    print("  its local variables:", frame.f_locals)
 ''')
 
 session(["discount.py"], ["p price, percent, discount", "c"])
