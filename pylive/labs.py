@@ -1,0 +1,266 @@
+"""MkDocs hook (mkdocs.yml: hooks) for the lab notebooks, docs/labs/*.ipynb.
+
+mkdocs-jupyter (configured in mkdocs.yml) renders each notebook as a page. This hook adds
+what it cannot be told to do:
+
+* execution: each notebook runs top to bottom in a fresh kernel, in a temporary working
+  directory that is also its TMPDIR (never in the repository), with a timeout per cell. A
+  failing or hanging cell fails the build, naming the notebook, the cell's index and its
+  first line. When `PYLIVE_CACHE` names a folder (`make serve`), results are cached there
+  like the pages' examples, keyed by the notebook, the interpreter and the Jupyter libraries;
+* answers: consecutive cells tagged "answer" render folded in one <details> block;
+* weight and hosts: the page keeps the notebook's cells but not the ~600 KB of JupyterLab
+  CSS, nor the MathJax, mermaid (both from a CDN) and clipboard scripts that mkdocs-jupyter
+  puts in every page; code and outputs become Material code blocks, with a few lines of CSS;
+* links: `../running/index.md` in a notebook's markdown is resolved as MkDocs resolves
+  links in pages; a missing page is a warning, so it fails the strict build;
+* download: a button for the notebook, which mkdocs-jupyter copies next to the page
+  (`include_source`); in that copy, links to the site's pages point to the published site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import re
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import nbformat
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs_jupyter import convert
+from nbclient import NotebookClient
+
+log = logging.getLogger("mkdocs.hooks.labs")
+
+CELL_TIMEOUT = 60  # seconds a cell may run before it fails the build
+ANSWER_TAG = "answer"
+
+# mkdocs serve loads this file again on every rebuild: keep the original renderer once.
+_render = getattr(convert, "_labs_original_nb2html", convert.nb2html)
+convert._labs_original_nb2html = _render
+
+
+def on_config(config):
+    convert.nb2html = _nb2html
+
+
+def _nb2html(nb_path, execute=False, kernel_name="", allow_errors=True, **options):
+    """mkdocs-jupyter's nb2html, with our execution before it and a lighter page after it."""
+    notebook = nbformat.read(nb_path, as_version=4)
+    if execute:
+        notebook = _cached_run(notebook, nb_path, kernel_name, allow_errors)
+    _fold_answers(notebook)
+    with tempfile.TemporaryDirectory(prefix="lab-render-") as folder:
+        executed = Path(folder, Path(nb_path).name)
+        nbformat.write(notebook, executed)
+        html = _render(str(executed), execute=False, kernel_name=kernel_name,
+                       allow_errors=allow_errors, **options)
+    return _slim(html)
+
+
+# -- execution ------------------------------------------------------------------------
+
+def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CELL_TIMEOUT):
+    """Run every cell in a fresh kernel, in a temporary folder; PluginError names the cell."""
+    running = {"index": None}
+    with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name=kernel_name,
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": workdir}},  # the kernel's working directory
+            shutdown_kernel="immediate",  # the kernel is thrown away: do not wait for it
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport banner in the log
+            on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
+        )
+        try:  # temporary files the notebook makes go in the same folder, removed with it
+            client.execute(env={**os.environ, "TMPDIR": workdir})
+        except Exception as error:
+            raise PluginError(_failure(name, notebook, running["index"], error, timeout)) from None
+    return notebook
+
+
+def _failure(name, notebook, index, error, timeout):
+    detail = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()  # no terminal colours
+    if index is None:
+        return f"{name}: the notebook could not be run: {detail}"
+    first_line = next((line for line in notebook.cells[index].source.splitlines() if line.strip()), "")
+    what = f"did not finish within {timeout} s" if isinstance(error, TimeoutError) else "failed"
+    return (f"{name}: cell {index} {what} (index among all {len(notebook.cells)} cells, markdown "
+            f"included; the cell starts {first_line!r})\n{detail}")
+
+
+def _cached_run(notebook, nb_path, kernel_name, allow_errors):
+    name = os.path.relpath(nb_path)
+    cache = _cache_file(notebook, kernel_name)
+    if cache is not None and cache.exists():
+        return nbformat.reads(cache.read_text(encoding="utf-8"), as_version=4)
+    started = time.perf_counter()
+    notebook = run_notebook(notebook, name, kernel_name, allow_errors)
+    log.info(f"labs: ran {name} in {time.perf_counter() - started:.1f} s")
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(nbformat.writes(notebook), encoding="utf-8")
+    return notebook
+
+
+def _cache_file(notebook, kernel_name):
+    """Where an executed notebook is kept when PYLIVE_CACHE names a folder (make serve).
+
+    The key is the notebook, the interpreter that runs its kernel and the versions of the
+    Jupyter libraries: a cached output is what this interpreter printed for this notebook.
+    """
+    folder = os.environ.get("PYLIVE_CACHE")
+    if not folder:
+        return None
+    key = [nbformat.writes(notebook), kernel_name, sys.executable, sys.version, CELL_TIMEOUT,
+           [version(package) for package in ("ipykernel", "ipython", "nbclient")]]
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
+    return Path(folder, "labs", digest + ".ipynb")
+
+
+def _fold_answers(notebook):
+    """Wrap each run of cells tagged "answer" in <details> (raw HTML cells, rendered as is)."""
+    cells, folding = [], False
+    for cell in notebook.cells:
+        is_answer = ANSWER_TAG in cell.metadata.get("tags", [])
+        if is_answer and not folding:
+            cells.append(_raw('<details class="success lab-answer"><summary>Answer</summary>'))
+        elif folding and not is_answer:
+            cells.append(_raw("</details>"))
+        cells.append(cell)
+        folding = is_answer
+    if folding:
+        cells.append(_raw("</details>"))
+    notebook.cells = cells
+
+
+def _raw(html):
+    return nbformat.v4.new_raw_cell(html, metadata={"raw_mimetype": "text/html"})
+
+
+# -- a light page -----------------------------------------------------------------------
+
+_CELLS = re.compile(r'<div class="jupyter-wrapper">.*<!-- jupyter-wrapper -->', re.DOTALL)
+_EDITS = [
+    # mkdocs-jupyter's copy button (its script is gone) and the hidden copy of each cell's
+    # source it copies from: Material puts its own copy button on every code block.
+    (r'<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>', ""),
+    (r'<div class="clipboard-copy-txt" id="cell-\d+">.*?</div>', ""),
+    # the cells' tags ("answer"), shown above the code, and empty layout boxes
+    (r'<div class="celltoolbar">(?:\s*<div class="button_container[^"]*">\s*<span class="tag-container">'
+     r'\s*<span class="cell-tag">[^<]*</span>\s*</span>\s*</div>)*\s*</div>', ""),
+    (r'<div class="jp-Collapser [^"]*">\s*</div>', ""),
+    # a cell's code and its text outputs become Material code blocks
+    (r'<div class="highlight-ipynb hl-(\w+)[^"]*"><pre>(.*?)</pre></div>',
+     r'<div class="language-\1 highlight"><pre><code>\2</code></pre></div>'),
+    (r'(<div class="jp-RenderedText jp-OutputArea-output"[^>]*>\s*)<pre>(.*?)</pre>',
+     r'\1<div class="highlight"><pre><code>\2</code></pre></div>'),
+    # heading permalinks as Material draws them
+    (r'<a class="anchor-link" href="#', '<a class="headerlink" href="#'),
+]
+_EDITS = [(re.compile(pattern, re.DOTALL), replacement) for pattern, replacement in _EDITS]
+_CSS = """
+.jupyter-wrapper .jp-OutputArea .highlight pre { margin-top: -0.6em; }
+.jupyter-wrapper .jp-OutputArea .highlight code {
+  border-left: 0.2rem solid var(--md-default-fg-color--lighter); }
+.jupyter-wrapper [data-mime-type="application/vnd.jupyter.stderr"] .highlight code {
+  border-left-color: var(--md-accent-fg-color); }
+.lab-download svg { height: 1.2em; vertical-align: -0.25em; fill: currentcolor; }
+"""
+
+
+def _slim(html):
+    """Keep the cells only: drop mkdocs-jupyter's inline CSS (~600 KB), scripts and CDN links."""
+    match = _CELLS.search(html)
+    if match is None:
+        raise PluginError("mkdocs-jupyter's page layout changed: update pylive/labs.py")
+    cells = match.group(0)
+    for pattern, replacement in _EDITS:
+        cells = pattern.sub(replacement, cells)
+    return f"<style>{' '.join(_CSS.split())}</style>\n{cells}"
+
+
+# -- links and the download ---------------------------------------------------------------
+
+# a relative link to a page: href="../running/index.md#anchor" in HTML, ](...) in markdown
+_PAGE_HREF = re.compile(r'href="(?![a-z][a-z0-9+.-]*:|/|#)([^"#?]+\.md)(#[^"]*)?"')
+_PAGE_LINK = re.compile(r"(\]\()(?![a-z][a-z0-9+.-]*:|/|#)([^)\s#]+\.md)(#[^)\s]*)?\)")
+_downloads = {}  # where a notebook's download goes in the built site -> its text
+
+
+def on_pre_build(config):
+    _downloads.clear()
+
+
+def _resolve(page, files, path):
+    """The File a relative link in the notebook names, as MkDocs resolves page links."""
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), path))
+    return files.get_file_from_path(target)
+
+
+def on_page_content(html, page, config, files):
+    if not page.file.src_uri.endswith(".ipynb"):
+        return html
+
+    def to_url(match):
+        path, anchor = match.group(1), match.group(2) or ""
+        target = _resolve(page, files, path)
+        if target is None:
+            log.warning(f"Doc file '{page.file.src_uri}' contains a link '{path}', "
+                        "but the target is not found among documentation files.")
+            return match.group(0)
+        return f'href="{target.url_relative_to(page.file)}{anchor}"'
+
+    html = _PAGE_HREF.sub(to_url, html)
+    name = posixpath.basename(page.file.src_uri)
+    _downloads[Path(page.file.abs_dest_path).parent / name] = _download(page, config, files)
+    button = (f'<p class="lab-download"><a class="md-button md-button--primary" href="{name}" download '
+              f'title="Download this lab as a Jupyter notebook">{_ICON} Download the notebook ({name})</a></p>')
+    at = html.find("</h1>")
+    at = at + len("</h1>") if at >= 0 else 0
+    return html[:at] + button + html[at:]
+
+
+def _download(page, config, files):
+    """The notebook as readers download it: links to the site's pages point to the published site."""
+    site_url = (config.site_url or "").rstrip("/")
+
+    def absolute(match):
+        target = _resolve(page, files, match.group(2))
+        if target is None or not site_url:
+            return match.group(0)
+        return f"{match.group(1)}{site_url}/{target.url}{match.group(3) or ''})"
+
+    notebook = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            cell["source"] = _PAGE_LINK.sub(absolute, source).splitlines(keepends=True)
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@event_priority(-100)  # after mkdocs-jupyter has copied the notebook (include_source)
+def on_post_build(config):
+    for destination, text in _downloads.items():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(text, encoding="utf-8")
+
+
+def _icon(name):
+    import material
+
+    icons = Path(material.__file__).parent / "templates" / ".icons"
+    return (icons / "material" / f"{name}.svg").read_text(encoding="utf-8").strip()
+
+
+_ICON = _icon("download")
