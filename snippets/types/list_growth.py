@@ -1,4 +1,4 @@
-"""Watch a list over-allocate as it grows, and compare with CPython's growth rule."""
+"""Watch a list over-allocate as it grows, next to CPython's growth rule."""
 import sys
 
 EMPTY = sys.getsizeof([])
@@ -6,7 +6,7 @@ POINTER = 8 if sys.maxsize > 2**32 else 4
 
 
 def rule(newsize: int) -> int:
-    """The capacity list_resize() in Objects/listobject.c picks (CPython 3.9 and later)."""
+    """The capacity list_resize() in Objects/listobject.c picks (3.9+)."""
     return (newsize + (newsize >> 3) + 6) & ~3
 
 

@@ -1,4 +1,4 @@
-"""What happens when two kinds of number meet in one operation, or in one comparison."""
+"""What happens when two kinds of number meet in an operation or comparison."""
 import numbers
 from decimal import Decimal
 from fractions import Fraction
@@ -21,6 +21,8 @@ print("Fraction(1, 10) == 0.1         ", Fraction(1, 10) == 0.1)
 print("Decimal('0.5') < Fraction(2, 3)", Decimal("0.5") < Fraction(2, 3))
 print("-" * 40)
 print(f"{'':9} {'int':5} {'float':5} {'Fraction':8} Decimal")
-for kind in (numbers.Integral, numbers.Rational, numbers.Real, numbers.Complex, numbers.Number):
+kinds = (numbers.Integral, numbers.Rational, numbers.Real, numbers.Complex,
+         numbers.Number)
+for kind in kinds:
     row = [isinstance(x, kind) for x in (1, 1.0, Fraction(1), Decimal(1))]
     print(f"{kind.__name__:9} {row[0]!s:5} {row[1]!s:5} {row[2]!s:8} {row[3]}")

@@ -24,12 +24,13 @@ def comparisons(values):
     return Counted.comparisons
 
 
-rng = random.Random(2024)          # the same data on every run and every version
+rng = random.Random(2024)   # the same data on every run and every version
 n = 5_000
 shuffled = [rng.random() for _ in range(n)]
-runs = []                          # sorted stretches of assorted lengths, one after another
+runs = []                   # sorted stretches of assorted lengths, in a row
 while len(runs) < n:
-    runs.extend(sorted(rng.random() for _ in range(rng.choice([20, 100, 400, 1500]))))
+    length = rng.choice([20, 100, 400, 1500])
+    runs.extend(sorted(rng.random() for _ in range(length)))
 inputs = {
     "already sorted": sorted(shuffled),
     "sorted backwards": sorted(shuffled, reverse=True),
@@ -37,7 +38,9 @@ inputs = {
     "many sorted runs": runs[:n],
     "random": shuffled,
 }
-bound = math.lgamma(n + 1) / math.log(2)   # log2(n!): no comparison sort does better on average
-print(f"{n:,} items; any comparison sort needs about {bound:,.0f} comparisons on random input")
+# log2(n!): no comparison sort needs fewer comparisons on average
+bound = math.lgamma(n + 1) / math.log(2)
+print(f"{n:,} items; any comparison sort needs about {bound:,.0f}"
+      " comparisons on random input")
 for name, values in inputs.items():
     print(f"{name:18} {comparisons(values):7,} comparisons")

@@ -2,10 +2,12 @@
 from decimal import Decimal
 from fractions import Fraction
 
-falsy = [None, False, 0, 0.0, 0j, Decimal(0), Fraction(0), "", b"", [], (), {}, set(), range(0)]
+zeros = [None, False, 0, 0.0, 0j, Decimal(0), Fraction(0)]
+empties = ["", b"", [], (), {}, set(), range(0)]
 surprising = ["False", " ", "0", [0], [[]], (None,), float("nan"), -1, 0.0001]
 
-print("false:", ", ".join(repr(value) for value in falsy if not value))
+print("false:", ", ".join(repr(value) for value in zeros if not value))
+print("false:", ", ".join(repr(value) for value in empties if not value))
 print("true: ", ", ".join(repr(value) for value in surprising if value))
 
 
@@ -29,4 +31,5 @@ class Account:
         return self.balance > 0
 
 
-print(bool(Basket()), bool(Basket("spam")), bool(Account(0)), bool(Account(10)), bool(object()))
+print(bool(Basket()), bool(Basket("spam")))
+print(bool(Account(0)), bool(Account(10)), bool(object()))
