@@ -106,17 +106,17 @@ def unaccounted(markdown: str) -> list[Fence]:
     return [f for f in scan(markdown) if f.lang not in EXECUTED and not f.options.get("norun")]
 
 
-def missing_includes(fence: Fence, base: Path) -> list[str]:
-    """What is wrong with a fence's `--8<--` includes: a missing file or section."""
+def missing_includes(fence: Fence, base: Path) -> list[tuple[int, str]]:
+    """What is wrong with a fence's `--8<--` includes (a missing file or section), by page line."""
     problems = []
     for line, target in fence.includes:
         name, _, section = target.partition(":")
         path = base / name
         if not path.is_file():
-            problems.append(f"line {line}: included file {name!r} does not exist")
+            problems.append((line, f"included file {name!r} does not exist"))
             continue
         if section and not section.replace(":", "").isdigit():
             text = path.read_text(encoding="utf-8")
             if f"[start:{section}]" not in text or f"[end:{section}]" not in text:
-                problems.append(f"line {line}: {name!r} has no section {section!r}")
+                problems.append((line, f"{name!r} has no section {section!r}"))
     return problems

@@ -127,10 +127,10 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 f'{where}:{fence.line}: a ```{fence.lang or "(no language)"} fence is neither run nor '
                 'marked norun="reason"'
             )
-        for fence in fences.scan(markdown):
-            problems = fences.missing_includes(fence, self.base_dir)
-            if problems:
-                raise PluginError(f"{where}: " + "; ".join(problems))
+        problems = [f"{where}:{line}: {problem}" for f in fences.scan(markdown)
+                    for line, problem in fences.missing_includes(f, self.base_dir)]
+        if problems:
+            raise PluginError("\n".join(problems))
         return fences.annotate(markdown, where)
 
     def on_post_build(self, config: Any) -> None:
@@ -324,7 +324,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             ("Machine", f"{platform.machine()}, {os.cpu_count()} cores"),
             ("Built on", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
         ]
-        table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+        table = "| This site was built | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
         return self._convert(md, table)
 
     def _format_timeit(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:

@@ -270,8 +270,8 @@ def test_includes_of_missing_files_and_sections_are_found(tmp_path: Path) -> Non
     page = '```python\n--8<-- "ok.py:part"\n--8<-- "ok.py:nope"\n--8<-- "gone.py"\n```\n'
     [fence] = fences.scan(page)
     assert fences.missing_includes(fence, tmp_path) == [
-        "line 3: 'ok.py' has no section 'nope'",
-        "line 4: included file 'gone.py' does not exist",
+        (3, "'ok.py' has no section 'nope'"),
+        (4, "included file 'gone.py' does not exist"),
     ]
 
 
