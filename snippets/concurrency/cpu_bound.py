@@ -1,10 +1,10 @@
-"""CPU-bound work done three ways: one after another, in threads, in processes."""
+"""CPU-bound work done three ways: in sequence, in threads, in processes."""
 
 # --8<-- [start:workload]
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 TASKS = 4        # four equal pieces of work
-SIZE = 300_000   # loop turns per piece
+SIZE = 500_000   # loop turns per piece
 WORKERS = 2      # threads or processes working at once
 
 
@@ -39,4 +39,6 @@ if __name__ == "__main__":
     for way in (sequential, threads, processes):
         started = time.perf_counter()
         result = way()
-        print(f"{way.__name__:<12}{time.perf_counter() - started:.3f} s, same result: {result == expected}")
+        elapsed = time.perf_counter() - started
+        same = result == expected
+        print(f"{way.__name__:<12}{elapsed:.3f} s, same result: {same}")

@@ -6,11 +6,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 WAITS = 4      # four independent waits, like four requests to a slow server
-DELAY = 0.05   # seconds each one waits
+DELAY = 0.025  # seconds each one waits
 
 
 def wait(_=None):
-    time.sleep(DELAY)  # blocks this thread, and releases the GIL while it sleeps
+    time.sleep(DELAY)  # blocks this thread; the GIL is free meanwhile
 
 
 def sequential():
@@ -24,7 +24,7 @@ def threads():
 
 
 async def wait_async():
-    await asyncio.sleep(DELAY)  # hands control back to the event loop while it waits
+    await asyncio.sleep(DELAY)  # lets the event loop run other tasks
 
 
 async def all_waits():
