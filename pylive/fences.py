@@ -63,8 +63,9 @@ def parse_info(info: str) -> tuple[str, dict[str, str], bool]:
     return lang, options, braces
 
 
-def scan(markdown: str) -> list[Fence]:
-    """Every fence of a page, in order, including fences indented inside other blocks."""
+def scan(markdown: str, first_line: int = 1) -> list[Fence]:
+    """Every fence of a page, in order, including fences indented inside other blocks.
+    `first_line` is the file line of the Markdown's first line (MkDocs strips front matter)."""
     fences: list[Fence] = []
     lines = markdown.split("\n")
     index = 0
@@ -73,7 +74,7 @@ def scan(markdown: str) -> list[Fence]:
         if not opened:
             index += 1
             continue
-        marker, indent, opening_line = opened["fence"], opened["indent"], index + 1
+        marker, indent, opening_line = opened["fence"], opened["indent"], index + first_line
         lang, options, braces = parse_info(opened["info"])
         closing = re.compile(rf"^[ \t]*{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$")
         body: list[str] = []
@@ -87,23 +88,23 @@ def scan(markdown: str) -> list[Fence]:
     return fences
 
 
-def annotate(markdown: str, page: str) -> str:
+def annotate(markdown: str, page: str, first_line: int = 1) -> str:
     """Give every executed or `norun` fence a `loc="page:line"` option, so that the
     build can name where an example that fails is written."""
     lines = markdown.split("\n")
-    for fence in scan(markdown):
+    for fence in scan(markdown, first_line):
         if fence.lang not in EXECUTED and "norun" not in fence.options:
             continue
-        number = fence.line - 1
+        number = fence.line - first_line
         loc = f'loc="{page}:{fence.line}"'
         text = lines[number].rstrip()
         lines[number] = text[:-1] + f" {loc}}}" if fence.braces else f"{text} {loc}"
     return "\n".join(lines)
 
 
-def unaccounted(markdown: str) -> list[Fence]:
+def unaccounted(markdown: str, first_line: int = 1) -> list[Fence]:
     """Fences that are neither executed nor marked `norun="why"`: the tests refuse them."""
-    return [f for f in scan(markdown) if f.lang not in EXECUTED and not f.options.get("norun")]
+    return [f for f in scan(markdown, first_line) if f.lang not in EXECUTED and not f.options.get("norun")]
 
 
 def missing_includes(fence: Fence, base: Path) -> list[tuple[int, str]]:

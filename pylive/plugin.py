@@ -32,7 +32,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from pymdownx.superfences import SuperFencesException, highlight_validator
 
-from pylive import engine, fences, timing
+from pylive import engine, fences, links, timing
 
 log = logging.getLogger("mkdocs.plugins.pylive")
 
@@ -76,8 +76,12 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             )
         self.base_dir = Path(config["config_file_path"]).parent
         engine.HELPER_PATH[:] = [str((self.base_dir / p).resolve()) for p in self.config.pythonpath]
+        # PYLIVE_EXECUTE=0 shows every example's source and runs none: only for measuring
+        # what the rest of the build costs (scripts/bench_build.py); never for publishing.
+        self.execute = os.environ.get("PYLIVE_EXECUTE", "1") != "0"
         self.examples_run = 0
         self._nested = 0
+        self.links = links.LinkChecker()
         self.seconds_running = 0.0
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
         custom = superfences.setdefault("custom_fences", [])
@@ -99,6 +103,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         """Start every example of the site at once, on every core, before any page renders
         (a page then takes its finished result; see engine._EarlyStart). Fences that
         include snippet files run when their page renders, once the includes are expanded."""
+        if not self.execute:
+            return files
         for file in files.documentation_pages():
             if not file.src_uri.endswith(".md"):
                 continue
@@ -122,18 +128,28 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_page_markdown(self, markdown: str, page: Any, config: Any, files: Any) -> str:
         where = f"docs/{page.file.src_uri}"
-        for fence in fences.unaccounted(markdown):
+        source = page.file.content_string
+        first_line = links.first_line_of(markdown, source)
+        self.links.page_markdown(page.file.src_uri, markdown, source, files)
+        for fence in fences.unaccounted(markdown, first_line):
             log.warning(
                 f'{where}:{fence.line}: a ```{fence.lang or "(no language)"} fence is neither run nor '
                 'marked norun="reason"'
             )
-        problems = [f"{where}:{line}: {problem}" for f in fences.scan(markdown)
+        problems = [f"{where}:{line}: {problem}" for f in fences.scan(markdown, first_line)
                     for line, problem in fences.missing_includes(f, self.base_dir)]
         if problems:
             raise PluginError("\n".join(problems))
-        return fences.annotate(markdown, where)
+        return fences.annotate(markdown, where, first_line)
+
+    def on_page_content(self, html: str, page: Any, config: Any, files: Any) -> str:
+        self.links.page_content(page.file.src_uri, html)
+        return html
 
     def on_post_build(self, config: Any) -> None:
+        # MkDocs names a page with a broken link or anchor; these say which line.
+        for problem in self.links.problems():
+            log.warning(str(problem))
         log.info(
             f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early) "
             f"in {self.seconds_running:.1f} s of child-process time"
@@ -264,6 +280,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         return f"{note}\n\n{tabs}"
 
     def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        if not self.execute:
+            return self._convert(md, code_block("python", src))
         interpreters = options["interpreters"]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
         blocks = []
@@ -292,6 +310,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         return run
 
     def _format_pycon(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        if not self.execute:
+            return self._convert(md, code_block("pycon", src))
         loc = options["loc"]
         try:
             statements = engine.parse_transcript(src)
@@ -328,6 +348,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         return self._convert(md, table)
 
     def _format_timeit(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
+        if not self.execute:
+            return self._convert(md, code_block("text", src))
         loc = options["loc"]
         try:
             plan = timing.parse(src, options["setup"])
