@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml $(wildcard pylive/*.py)
 
 ## Serve the site on http://127.0.0.1:8000, rebuilding pages as they change.
 serve: $(STAMP)
-	PYLIVE_CACHE=.cache/pylive $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 ## Run the whole test suite (page code, transcripts, snippets, engine, strict build, browser).
 test: $(STAMP)
@@ -25,6 +25,10 @@ test: $(STAMP)
 ## The strict build into site/, exactly as CI does it (no cache).
 build: $(STAMP)
 	$(BIN)/mkdocs build --strict
+
+## Time a clean build, a build with execution off, and an edit shown by `make serve`.
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_build.py
 
 clean:
 	rm -rf site .cache

@@ -1,0 +1,249 @@
+"""How long a contributor waits: the build benchmark (`make bench`).
+
+Measures, on a temporary copy of the repository (the real docs are never edited):
+
+1. a clean strict build, as CI runs it (`mkdocs build --strict`, no result cache);
+2. the same build with code execution switched off (PYLIVE_EXECUTE=0), when the
+   plugin supports it; otherwise the figure is reported as unavailable;
+3. a strict build with a warm result cache (what `make serve` keeps in .cache/pylive);
+4. the edit-to-rebuilt time of `mkdocs serve` (started as `make serve` starts it, on a
+   free port): one word of prose changed in a page, the served page polled until the new
+   word appears; with and without `--dirty` (rebuild only the changed page).
+
+It prints the figures and their ratios. It is a benchmark, not a test: the figures
+depend on the machine and on how busy it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+IGNORED = shutil.ignore_patterns(".git", ".venv", "site", ".cache", "node_modules", "__pycache__", "*.pyc")
+RAN = re.compile(r"pylive: ran (\d+) examples")
+
+
+@dataclass
+class Timed:
+    seconds: float
+    ok: bool
+    examples: int | None
+    log: str
+
+
+def _env(**changes: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYLIVE_CACHE", "PYLIVE_EXECUTE")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    for key, value in changes.items():
+        if value is not None:
+            env[key] = value
+    return env
+
+
+def build(copy: Path, out: Path, **env: str | None) -> Timed:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=copy, env=_env(**env), capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - started
+    log = done.stdout + done.stderr
+    ran = RAN.search(log)
+    return Timed(seconds, done.returncode == 0, int(ran[1]) if ran else None, log)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def page_url(src: str) -> str:
+    """The URL path of a docs page: `running/pipeline.md` -> `running/pipeline/`."""
+    path = Path(src)
+    parts = list(path.parent.parts)
+    if path.stem not in ("index", "README"):
+        parts.append(path.stem)
+    return "/".join(parts) + ("/" if parts else "")
+
+
+def mount_path(copy: Path) -> str:
+    """Where `mkdocs serve` mounts the site: the path of site_url (as MkDocs 1.6 does)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+    config = yaml.load((copy / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+    from urllib.parse import urlsplit
+
+    return urlsplit(config.get("site_url") or "/").path.rstrip("/") + "/"
+
+
+def prose_word(text: str) -> tuple[int, int]:
+    """Where a word of prose is (start, end): outside fences, headings, tables and lists."""
+    offset, fence = 0, None
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        opened = re.match(r"(`{3,}|~{3,})", stripped)
+        if fence:
+            if stripped.startswith(fence):
+                fence = None
+        elif opened:
+            fence = opened[1]
+        elif stripped and not re.match(r"[#|>!\-*+=<\[{/0-9:]", stripped) and not stripped.startswith("---"):
+            word = re.search(r"(?<![\w`\[(./-])[A-Za-z]{5,}(?![\w`\])./-])", line)
+            if word:
+                return offset + word.start(), offset + word.end()
+        offset += len(line)
+    raise SystemExit("no word of prose found in the page to edit")
+
+
+def stop(server: subprocess.Popen) -> None:
+    """End the server this script started, and its children (its own process group)."""
+    if server.poll() is not None:
+        return
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    except ProcessLookupError:
+        pass
+
+
+def serve_edits(copy: Path, page: str, edits: int, dirty: bool, startup_timeout: float) -> dict:
+    """Start `mkdocs serve` as `make serve` does, then time `edits` one-word prose changes."""
+    port = free_port()
+    # --no-strict: a warning on some other page must not stop the measurement (strict: true
+    # in mkdocs.yml makes `mkdocs serve` give up when its first build has one).
+    command = [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "--dev-addr", f"127.0.0.1:{port}"]
+    if dirty:
+        command.append("--dirty")
+    env = _env(PYLIVE_CACHE=str(copy / ".cache" / "pylive"))
+    log = tempfile.TemporaryFile()
+    started = time.perf_counter()
+    server = subprocess.Popen(command, cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}{mount_path(copy)}{page_url(page)}"
+    result: dict = {"url": url, "times": []}
+    try:
+        while fetch(url) is None:
+            if server.poll() is not None or time.perf_counter() - started > startup_timeout:
+                log.seek(0)
+                raise RuntimeError(f"mkdocs serve did not serve {url}:\n{log.read().decode()[-3000:]}")
+            time.sleep(0.2)
+        result["startup"] = time.perf_counter() - started
+        time.sleep(1.0)  # let the watcher settle after the first build
+        source = copy / "docs" / page
+        original = source.read_text(encoding="utf-8")
+        start, end = prose_word(original)
+        for _ in range(edits):
+            marker = f"Benchword{uuid.uuid4().hex[:10]}"  # each edit: the same word, a new spelling
+            source.write_text(original[:start] + marker + original[end:], encoding="utf-8")
+            changed = time.perf_counter()
+            while True:
+                served = fetch(url)
+                if served is not None and marker in served:
+                    break
+                if time.perf_counter() - changed > startup_timeout:
+                    raise RuntimeError(f"the edit of docs/{page} never showed at {url}")
+                time.sleep(0.05)
+            result["times"].append(time.perf_counter() - changed)
+            time.sleep(1.0)  # let the rebuild finish before the next edit
+        source.write_text(original, encoding="utf-8")
+    finally:
+        stop(server)
+        log.close()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--page", default="index.md", help="the page to edit, under docs/ (default: index.md)")
+    parser.add_argument("--edits", type=int, default=3, help="one-word edits per serve mode (default: 3)")
+    parser.add_argument("--no-serve", action="store_true", help="measure the builds only")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for a serve build")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="pylive-bench-") as scratch:
+        copy = Path(scratch) / "repo"
+        shutil.copytree(ROOT, copy, ignore=IGNORED, symlinks=True)
+        print(f"Benchmark of the site build, on a copy of {ROOT} in {copy}")
+        print(f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}, "
+              f"{os.cpu_count()} cores, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
+
+        figures: dict[str, float | None] = {}
+        clean = build(copy, Path(scratch) / "out-clean")
+        figures["clean"] = clean.seconds
+        print(f"1. clean strict build, no cache:        {clean.seconds:7.1f} s"
+              f"  ({clean.examples} examples run){'' if clean.ok else '  THE BUILD FAILED'}")
+        if not clean.ok:
+            print("\n".join(clean.log.splitlines()[-15:]))
+
+        off = build(copy, Path(scratch) / "out-off", PYLIVE_EXECUTE="0")
+        if off.examples == 0:
+            figures["off"] = off.seconds
+            print(f"2. strict build, execution off:         {off.seconds:7.1f} s"
+                  f"{'' if off.ok else '  THE BUILD FAILED'}")
+        else:
+            figures["off"] = None
+            print(f"2. strict build, execution off:         unavailable (PYLIVE_EXECUTE=0 is not supported "
+                  f"by the plugin yet: {off.examples} examples still ran, in {off.seconds:.1f} s)")
+
+        cache = copy / ".cache" / "pylive"
+        build(copy, Path(scratch) / "out-fill", PYLIVE_CACHE=str(cache))  # fill the cache
+        warm = build(copy, Path(scratch) / "out-warm", PYLIVE_CACHE=str(cache))
+        figures["warm"] = warm.seconds
+        print(f"3. strict build, warm result cache:     {warm.seconds:7.1f} s")
+
+        if not args.no_serve:
+            for dirty in (False, True):
+                name = "mkdocs serve --dirty" if dirty else "mkdocs serve"
+                served = serve_edits(copy, args.page, args.edits, dirty, args.timeout)
+                median = statistics.median(served["times"])
+                figures["dirty" if dirty else "serve"] = median
+                each = ", ".join(f"{t:.2f}" for t in served["times"])
+                print(f"4. {name + ':':<22} first build {served['startup']:6.1f} s (warm cache); "
+                      f"edit -> page rebuilt: median {median:.2f} s ({each}), docs/{args.page}")
+
+        print("\nRatios to the clean strict build:")
+        for key, label in (("off", "execution off"), ("warm", "warm cache"),
+                           ("serve", "serve: edit to rebuilt"), ("dirty", "serve --dirty: edit to rebuilt")):
+            value = figures.get(key)
+            if key in figures:
+                shown = "unavailable" if value is None else f"{value / figures['clean']:.3f}  ({value:.2f} s)"
+                print(f"  {label:<32} {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

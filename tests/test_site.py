@@ -1,0 +1,707 @@
+"""The built site, tested as a reader uses it.
+
+The whole site is built once per session with `mkdocs build --strict` into a temporary
+folder; every other test here reads that build:
+
+* the HTML: every internal link and anchor resolves, no link to docs.python.org/2, and
+  each page's "Edit this page" link points to its own source file;
+* in headless Chromium (Debian's /usr/bin/chromium driven by Playwright; no browser is
+  ever downloaded), with every request to another host than 127.0.0.1 aborted and
+  recorded: each page loads with no failed request, no request to another host, no
+  console error, no serious or critical axe-core violation (light and dark palettes), and
+  within its weight budget; search finds the bytecode page; the palette toggles; code
+  blocks have a copy button; and the site works when served from a sub-path (/site/).
+
+Browser tests skip when Chromium, Playwright or npm (for axe-core) is missing, unless
+the environment variable CI is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+IN_CI = bool(os.environ.get("CI"))
+AXE_VERSION = "4.14.1"  # axe-core, from the npm registry, installed into .cache/npm (git-ignored)
+NPM_PREFIX = ROOT / ".cache" / "npm"
+CHROMIUM_FLAGS = [  # as root, on a machine whose only network is the package registries
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Total transfer of one page loaded with an empty cache (HTML, CSS, JS, search index, images).
+# Text is sent gzip-compressed, as static hosts do; the search index, loaded by every page,
+# is most of an ordinary page's weight and grows with the site.
+PAGE_BUDGET = 600_000  # bytes, for an ordinary page
+LABS_BUDGET = 1_200_000  # bytes, for a notebook page under labs/ (mkdocs-jupyter inlines ~600 KB of CSS)
+# Paths people edit by hand: seen changing while the site builds, they mean someone is at work.
+SOURCE_SUFFIXES = {".md", ".ipynb", ".py", ".yml", ".yaml", ".css", ".toml"}
+
+
+def _missing(reason: str) -> None:
+    """A tool the browser tests need is missing: a skip locally, a failure in CI."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping; .ci/run installs it)")
+    pytest.skip(reason)
+
+
+# -- the build ----------------------------------------------------------------------------
+
+
+def git_status() -> set[str] | None:
+    """`git status --porcelain` lines (tracked changes and untracked files); None outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return set(done.stdout.splitlines())
+
+
+def check_repository_unchanged(before: set[str] | None, after: set[str] | None, during: str) -> None:
+    """Fail when `during` added a change to the work tree. Outside CI, where others may be
+    editing pages while the tests run, changes only to hand-written sources are a skip."""
+    if before is None or after is None:
+        pytest.skip("not a git work tree")
+    new = sorted(after - before)
+    if not new:
+        return
+    paths = [line[3:].split(" -> ")[-1].strip('"') for line in new]
+    by_hand = all(Path(p).suffix in SOURCE_SUFFIXES and not p.startswith(("site/", ".cache/")) for p in paths)
+    if by_hand and not IN_CI:
+        pytest.skip(f"the work tree changed during {during}, only in hand-written sources "
+                    f"(someone editing?): {', '.join(paths)}")
+    pytest.fail(f"{during} changed the repository:\n" + "\n".join(new))
+
+
+def _site_folder_state() -> tuple[bool, float]:
+    site = ROOT / "site"
+    return site.exists(), site.stat().st_mtime if site.exists() else 0.0
+
+
+@dataclass
+class Build:
+    out: Path
+    returncode: int
+    output: str
+    seconds: float
+    status_before: set[str] | None
+    status_after: set[str] | None
+    site_folder_before: tuple[bool, float]
+    site_folder_after: tuple[bool, float]
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """`mkdocs build --strict` of the real site, once, into a temporary folder, as CI runs it
+    (no result cache)."""
+    out = tmp_path_factory.mktemp("built") / "site"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYLIVE_CACHE", "PYLIVE_EXECUTE")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    status_before, folder_before = git_status(), _site_folder_state()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    seconds = time.perf_counter() - started
+    return Build(out, done.returncode, done.stdout + done.stderr, seconds,
+                 status_before, git_status(), folder_before, _site_folder_state())
+
+
+@pytest.fixture(scope="session")
+def site(build: Build) -> Path:
+    if build.returncode != 0:
+        pytest.fail(f"the site did not build (see test_strict_build):\n{build.output[-3000:]}")
+    return build.out
+
+
+@pytest.mark.slow
+def test_strict_build(build: Build, capsys: pytest.CaptureFixture) -> None:
+    ran = re.search(r"pylive: ran (\d+) examples", build.output)
+    with capsys.disabled():
+        print(f"\nmkdocs build --strict: {build.seconds:.1f} s, {ran[1] if ran else '?'} examples run")
+    assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.output}"
+    assert (build.out / "index.html").is_file()
+    assert "pylive: ran" in build.output, "the pylive plugin did not run"
+
+
+@pytest.mark.slow
+def test_build_writes_nothing_into_the_repository(build: Build) -> None:
+    assert build.site_folder_after == build.site_folder_before, "the build wrote into site/ of the repository"
+    check_repository_unchanged(build.status_before, build.status_after, "the strict build")
+
+
+# -- the built HTML -----------------------------------------------------------------------
+
+
+class _PageParser(HTMLParser):
+    """Collects a page's ids and the URLs it refers to (a, link, script, img...)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.refs: list[tuple[str, str]] = []  # (tag, url)
+        self.edit_links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(found["id"])
+        if tag == "a" and found.get("name"):
+            self.ids.add(found["name"])
+        for attribute in ("href", "src"):
+            if found.get(attribute):
+                self.refs.append((tag, found[attribute]))
+        if tag == "a" and found.get("rel") == "edit" and found.get("href"):
+            self.edit_links.append(found["href"])
+
+
+@functools.cache
+def _parse(path: Path) -> _PageParser:
+    parser = _PageParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return parser
+
+
+def _config() -> dict:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+
+
+def _site_path_prefix() -> str:
+    """`/site/` for site_url https://host/site/: where the hosted site lives."""
+    return urlsplit(_config().get("site_url") or "/").path.rstrip("/") + "/"
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+
+
+def page_url(site: Path, page: Path) -> str:
+    """The URL path of a built page: `running/pipeline/` for running/pipeline/index.html."""
+    rel = page.relative_to(site).as_posix()
+    return rel[: -len("index.html")] if rel.endswith("index.html") else rel
+
+
+def _target_file(site: Path, page: Path, url: str, prefix: str) -> tuple[Path | None, str]:
+    """The file of `url` as referred to from `page`, and its fragment; None when the URL
+    leaves the site (another host, or an absolute path outside the site's prefix)."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None, ""
+    path = unquote(parts.path)
+    if path.startswith("/"):
+        if not path.startswith(prefix):
+            return site / "__outside_the_site__" / path.lstrip("/"), parts.fragment
+        resolved = path[len(prefix):]
+    elif not path:
+        return page, unquote(parts.fragment)
+    else:
+        resolved = posixpath.join(posixpath.dirname(page.relative_to(site).as_posix()), path)
+    resolved = posixpath.normpath(resolved)
+    if resolved.startswith(".."):
+        return site / "__outside_the_site__" / resolved, parts.fragment
+    target = site / resolved if resolved != "." else site
+    if target.is_dir() or path.endswith("/"):
+        target = target / "index.html"
+    return target, unquote(parts.fragment)
+
+
+@pytest.mark.slow
+def test_every_internal_link_and_anchor_resolves(site: Path) -> None:
+    prefix = _site_path_prefix()
+    problems = []
+    for page in [*html_pages(site), site / "404.html"]:
+        for tag, url in _parse(page).refs:
+            target, fragment = _target_file(site, page, url, prefix)
+            if target is None:
+                continue
+            where = page.relative_to(site).as_posix()
+            if not target.is_file():
+                problems.append(f"{where}: <{tag}> {url} -> no file {target.relative_to(site)}")
+            elif fragment and target.suffix == ".html" and fragment not in _parse(target).ids:
+                problems.append(f"{where}: <{tag}> {url} -> no id {fragment!r} in {target.relative_to(site)}")
+    assert not problems, f"{len(problems)} broken internal link(s):\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_no_link_to_python_2_docs(site: Path) -> None:
+    python2 = re.compile(r"^(https?:)?//docs\.python\.org/2(\.\d+)?(/|$)")
+    found = [
+        f"{page.relative_to(site)}: {url}"
+        for page in html_pages(site)
+        for _, url in _parse(page).refs
+        if python2.match(url)
+    ]
+    assert not found, "links to the Python 2 docs (link the Python 3 docs instead):\n" + "\n".join(found)
+
+
+def _built_page_of(src: str) -> str:
+    """The built page of a docs source: `running/pipeline.md` -> `running/pipeline/index.html`."""
+    stem, folder = posixpath.splitext(posixpath.basename(src))[0], posixpath.dirname(src)
+    if stem in ("index", "README"):
+        return posixpath.join(folder, "index.html")
+    return posixpath.join(folder, stem, "index.html")
+
+
+@pytest.mark.slow
+def test_edit_links_point_to_the_page_source(site: Path) -> None:
+    sources = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*") if p.suffix in (".md", ".ipynb"))
+    problems, checked = [], 0
+    for src in sources:
+        built = site / _built_page_of(src)
+        if not built.is_file():
+            continue  # not part of the build (say, excluded); strict mode reports pages it lacks
+        edits = _parse(built).edit_links
+        checked += 1
+        if not edits:
+            problems.append(f"{built.relative_to(site)} (from docs/{src}) has no edit link")
+        elif not all(link.endswith(f"docs/{src}") for link in edits):
+            problems.append(f"{built.relative_to(site)}: edit link {edits[0]} does not end with docs/{src}")
+    assert checked, "no page of docs/ was found in the build"
+    assert not problems, "\n".join(problems)
+
+
+# -- serving the site ---------------------------------------------------------------------
+
+# What a static host (GitHub Pages among them) sends gzip-compressed.
+COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "application/xml", "image/svg+xml")
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """The built site's files under `prefix` (nothing outside it), gzip-compressed as a
+    static host sends them; counts the bytes it sends (headers included) and their size."""
+
+    prefix = "/"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        server, raw = self.server, self.wfile
+
+        class Counting:
+            def write(self, data: bytes) -> int:
+                server.count(sent=len(data))
+                return raw.write(data)
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(raw, name)
+
+        self.wfile = Counting()  # type: ignore[assignment]
+
+    def translate_path(self, path: str) -> str:
+        clean = path.split("?", 1)[0].split("#", 1)[0]
+        if not clean.startswith(self.prefix):
+            return str(Path(self.directory) / "__outside_the_prefix__")
+        return super().translate_path("/" + clean[len(self.prefix):])
+
+    def do_GET(self) -> None:
+        file = Path(self.translate_path(self.path))
+        if file.is_dir():
+            if not urlsplit(self.path).path.endswith("/"):
+                return super().do_GET()  # the redirect to the folder's URL
+            file = file / "index.html"
+        if not file.is_file():
+            return self.send_error(404, "File not found")
+        body = file.read_bytes()
+        self.server.count(size=len(body))
+        kind = self.guess_type(str(file))
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        if kind.startswith(COMPRESSED_TYPES) and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body = self.server.gzipped(file, body)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, site: Path, prefix: str) -> None:
+        handler = type("Handler", (_Handler,), {"prefix": prefix})
+        super().__init__(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+        self.lock = threading.Lock()
+        self.sent = self.size = 0
+        self._gzipped: dict[Path, bytes] = {}
+
+    def gzipped(self, file: Path, body: bytes) -> bytes:
+        if file not in self._gzipped:
+            self._gzipped[file] = gzip.compress(body, compresslevel=6, mtime=0)
+        return self._gzipped[file]
+
+    def count(self, sent: int = 0, size: int = 0) -> None:
+        with self.lock:
+            self.sent += sent
+            self.size += size
+
+    def take_counts(self) -> tuple[int, int]:
+        """Bytes sent and bytes of files served since the last call."""
+        with self.lock:
+            counts, self.sent, self.size = (self.sent, self.size), 0, 0
+        return counts
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def serve(site: Path) -> Iterator:
+    """`serve(prefix)`: the built site on a free port of 127.0.0.1, under `prefix`."""
+    servers: dict[str, _Server] = {}
+
+    def start(prefix: str = "/") -> _Server:
+        if prefix not in servers:
+            server = _Server(site, prefix)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers[prefix] = server
+        return servers[prefix]
+
+    yield start
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+# -- the browser --------------------------------------------------------------------------
+
+
+def chromium_executable() -> str | None:
+    named = os.environ.get("PYLIVE_CHROMIUM")
+    if named:
+        return named
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright's Python package is not installed (pip install -r requirements.txt)")
+    executable = chromium_executable()
+    if executable is None:
+        _missing("Chromium is not installed (Debian: apt-get install chromium; or set PYLIVE_CHROMIUM)")
+    with sync_playwright() as playwright:
+        # launch() runs the browser with a fresh, temporary user-data-dir of its own.
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, installed once from the npm registry into .cache/npm."""
+    package = NPM_PREFIX / "node_modules" / "axe-core"
+    installed = package / "package.json"
+    if not installed.is_file() or json.loads(installed.read_text())["version"] != AXE_VERSION:
+        npm = shutil.which("npm")
+        if npm is None:
+            _missing("npm is not installed: it installs axe-core for the accessibility test")
+        done = subprocess.run(
+            [npm, "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
+             "--prefix", str(NPM_PREFIX), f"axe-core@{AXE_VERSION}"],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, f"npm could not install axe-core@{AXE_VERSION}:\n{done.stderr}"
+    return (package / "axe.min.js").read_text(encoding="utf-8")
+
+
+@dataclass
+class Visit:
+    """What one page load did."""
+
+    url: str
+    other_hosts: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    sent: int = 0
+    size: int = 0
+    requests: int = 0
+
+
+class Reader:
+    """A browser context (empty cache: route interception turns the HTTP cache off) whose
+    every request to another host is aborted and recorded; notes failed requests and
+    console errors of the page being visited."""
+
+    def __init__(self, browser: object, server: _Server, init_script: str = "", **options: object) -> None:
+        self.server = server
+        self.origin = urlsplit(server.origin).netloc
+        self.context = browser.new_context(**options)
+        if init_script:
+            self.context.add_init_script(init_script)
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.visit = Visit("")
+        page = self.page
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.visit.console_errors.append(f"uncaught {error}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", lambda r: r.status >= 400 and self.visit.failed.append(f"{r.url} (HTTP {r.status})"))
+
+    def _route(self, route: object) -> None:
+        url = route.request.url
+        if urlsplit(url).netloc != self.origin:
+            self.visit.other_hosts.append(url)
+            route.abort("blockedbyclient")
+        else:
+            self.visit.requests += 1
+            route.continue_()
+
+    def _console(self, message: object) -> None:
+        # A request this test aborted is reported by test_no_request_to_another_host.
+        if message.type == "error" and "ERR_BLOCKED_BY_CLIENT" not in message.text:
+            self.visit.console_errors.append(message.text)
+
+    def _failed(self, request: object) -> None:
+        if urlsplit(request.url).netloc == self.origin:
+            self.visit.failed.append(f"{request.url} ({request.failure})")
+
+    def open(self, path: str) -> Visit:
+        """Load `path` and wait until the network is idle; what the load did."""
+        self.visit = Visit(path)
+        self.server.take_counts()
+        self.page.goto(self.server.origin + path, wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        self.visit.sent, self.visit.size = self.server.take_counts()
+        return self.visit
+
+    def close(self) -> None:
+        self.context.close()
+
+
+AXE_RUN = """async ([rules]) => {
+  const options = rules ? {runOnly: rules} : {resultTypes: ['violations']};
+  const result = await axe.run(document, options);
+  return result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.impact} ${v.id}: ${v.help}, e.g. ${v.nodes[0].target.join(' ')}`
+              + ` (${(v.nodes[0].any[0] || {message: ''}).message})`);
+}"""
+# The dark palette, as the toggle sets it, with transitions off so that axe reads final colours.
+DARK = """() => {
+  const still = document.createElement('style');
+  still.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }';
+  document.head.append(still);
+  document.body.setAttribute('data-md-color-scheme', 'slate');
+}"""
+
+
+@pytest.fixture(scope="session")
+def visits(browser: object, serve: object, site: Path, axe_source: str) -> dict[str, Visit]:
+    """Every page loaded once with an empty cache, then checked by axe-core: the whole page
+    in the light palette, and colour contrast again in the dark one."""
+    reader = Reader(browser, serve("/"), init_script=axe_source, color_scheme="light")
+    found = {}
+    try:
+        for built in html_pages(site):
+            visit = reader.open("/" + page_url(site, built))
+            visit.violations += reader.page.evaluate(AXE_RUN, [None])
+            reader.page.evaluate(DARK)
+            visit.violations += [f"[dark palette] {v}" for v in reader.page.evaluate(AXE_RUN, [["color-contrast"]])]
+            found[visit.url] = visit
+    finally:
+        reader.close()
+    return found
+
+
+def _grouped(visits: dict[str, Visit], attribute: str) -> str:
+    """Each problem once (an axe rule once, with its first example), with the pages it is on."""
+    pages: dict[str, list[str]] = {}
+    examples: dict[str, str] = {}
+    for url, visit in visits.items():
+        for item in dict.fromkeys(getattr(visit, attribute)):
+            key, _, example = item.partition(", e.g. ")
+            pages.setdefault(key, []).append(url)
+            examples.setdefault(key, example)
+    lines = []
+    for key, urls in sorted(pages.items(), key=lambda entry: -len(entry[1])):
+        shown = ", ".join(urls[:5]) + (f" and {len(urls) - 5} more" if len(urls) > 5 else "")
+        example = f"\n    e.g. {examples[key][:400]}" if examples[key] else ""
+        lines.append(f"- {key}{example}\n    on {len(urls)} page(s): {shown}")
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_no_request_to_another_host(visits: dict[str, Visit]) -> None:
+    found = _grouped(visits, "other_hosts")
+    assert not found, f"requests to another host (the site must work offline):\n{found}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_no_failed_request(visits: dict[str, Visit]) -> None:
+    found = _grouped(visits, "failed")
+    assert not found, f"failed requests:\n{found}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_no_console_error(visits: dict[str, Visit]) -> None:
+    found = _grouped(visits, "console_errors")
+    assert not found, f"console errors:\n{found}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_no_serious_accessibility_violation(visits: dict[str, Visit]) -> None:
+    found = _grouped(visits, "violations")
+    assert not found, f"axe-core {AXE_VERSION}: serious or critical violations:\n{found}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_page_weight(visits: dict[str, Visit], tmp_path_factory: pytest.TempPathFactory,
+                     capsys: pytest.CaptureFixture) -> None:
+    """Each page's total transfer with an empty cache (text gzip-compressed, as static hosts
+    send it), against its budget: labs pages (notebooks) have their own."""
+    rows, over = [], []
+    for url, visit in sorted(visits.items(), key=lambda item: -item[1].sent):
+        budget = LABS_BUDGET if url.startswith("/labs/") else PAGE_BUDGET
+        rows.append(f"{visit.sent / 1000:9.1f} KB {visit.size / 1000:10.1f} KB {visit.requests:5d} "
+                    f"{budget / 1000:8.0f} KB  {url}")
+        if visit.sent > budget:
+            over.append(f"{url}: {visit.sent / 1000:.1f} KB > {budget / 1000:.0f} KB")
+    table = "\n".join([
+        "Page weight: each page loaded with an empty cache",
+        f"{'transfer':>12} {'unzipped':>13} {'reqs':>5} {'budget':>11}  page",
+        *rows,
+        f"{len(visits)} pages; budget {PAGE_BUDGET / 1000:.0f} KB, labs/ {LABS_BUDGET / 1000:.0f} KB",
+    ])
+    report = tmp_path_factory.mktemp("weight") / "page-weight.txt"
+    report.write_text(table + "\n", encoding="utf-8")
+    with capsys.disabled():
+        print(f"\n{table}\n(written to {report})")
+    assert not over, "pages over their weight budget:\n" + "\n".join(over)
+
+
+# -- what a reader does -------------------------------------------------------------------
+
+BYTECODE_PAGES = ("running/pipeline/", "running/code-objects-and-dis/")
+
+
+def _search(page: object, query: str) -> list[str]:
+    """Type `query` into the search box; the pages the results link to (URL paths)."""
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.press_sequentially(query, delay=20)
+    results = page.locator(".md-search-result__item a")
+    results.first.wait_for(state="attached", timeout=15_000)
+    return [urlsplit(link.get_attribute("href")).path for link in results.all()]
+
+
+@pytest.mark.slow
+def test_search_finds_the_bytecode_page(browser: object, serve: object) -> None:
+    reader = Reader(browser, serve("/"))
+    try:
+        visit = reader.open("/")
+        found = _search(reader.page, "bytecode")
+    finally:
+        reader.close()
+    assert any(path.endswith(BYTECODE_PAGES) for path in found), (
+        f"searching 'bytecode' did not list {' or '.join(BYTECODE_PAGES)}: {found}"
+    )
+    assert not (visit.failed or visit.console_errors), visit
+
+
+@pytest.mark.slow
+def test_palette_toggles_to_dark_and_back(browser: object, serve: object) -> None:
+    reader = Reader(browser, serve("/"), color_scheme="light")
+    try:
+        reader.open("/")
+        page, scheme = reader.page, "document.body.getAttribute('data-md-color-scheme')"
+        assert page.evaluate(scheme) == "default"
+        page.locator("label[title='Switch to dark mode']").click()
+        page.wait_for_function(f"{scheme} === 'slate'")
+        page.locator("label[title='Switch to light mode']").click()
+        page.wait_for_function(f"{scheme} === 'default'")
+    finally:
+        reader.close()
+
+
+@pytest.mark.slow
+def test_code_block_has_a_copy_button(browser: object, serve: object) -> None:
+    reader = Reader(browser, serve("/"), permissions=["clipboard-read", "clipboard-write"])
+    try:
+        reader.open("/")
+        page = reader.page
+        copy = "button[data-md-type='copy'], button.md-clipboard"  # Material 9.7+, and before
+        block = page.locator(f"pre:has({copy})").first
+        block.wait_for(state="attached", timeout=10_000)
+        expected = block.locator("code").inner_text()
+        block.hover()
+        block.locator(copy).first.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+    finally:
+        reader.close()
+    assert copied.strip() == expected.strip(), "the copy button did not copy the code"
+
+
+@pytest.mark.slow
+def test_site_works_from_a_sub_path(browser: object, serve: object) -> None:
+    """As on a project's hosted pages: the site under /site/ of its host, nothing outside it."""
+    reader = Reader(browser, serve("/site/"))
+    problems: list[str] = []
+    try:
+        for path in ["/site/", "/site/running/", "/site/404.html"]:
+            visit = reader.open(path)
+            page = reader.page
+            if page.evaluate("getComputedStyle(document.querySelector('.md-header')).position") != "sticky":
+                problems.append(f"{path}: the theme's stylesheet did not apply")
+            if path == "/site/":
+                found = _search(page, "bytecode")
+                if not any(p.startswith("/site/") and p.endswith(BYTECODE_PAGES) for p in found):
+                    problems.append(f"{path}: search did not list the bytecode page under /site/: {found}")
+            if path == "/site/running/":  # instant navigation, by a link in the page
+                page.locator(".md-content a[href$='pipeline/']").first.click()
+                page.wait_for_url(re.compile(r"/site/running/pipeline/$"))
+                page.wait_for_load_state("networkidle")
+            problems += [f"{path}: {item}" for item in visit.failed + visit.other_hosts + visit.console_errors]
+    finally:
+        reader.close()
+    assert not problems, "\n".join(problems)
