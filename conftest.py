@@ -4,9 +4,12 @@ It sits at the top of the repository so that it applies to docs/ as well as test
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -102,3 +105,80 @@ def _helper_path() -> list[str]:
 # Page examples run in-process here, and snippet files in children: both see the helpers.
 engine.HELPER_PATH[:] = _helper_path()
 sys.path[:0] = engine.HELPER_PATH
+
+
+# -- the strict build of the real site, shared by the tests that read it -----------------
+
+IN_CI = bool(os.environ.get("CI"))
+# Paths people edit by hand: seen changing while the site builds, they mean someone is at work.
+SOURCE_SUFFIXES = {".md", ".ipynb", ".py", ".yml", ".yaml", ".css", ".toml"}
+
+
+def git_status() -> set[str] | None:
+    """`git status --porcelain` lines (tracked changes and untracked files); None outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return set(done.stdout.splitlines())
+
+
+def check_repository_unchanged(before: set[str] | None, after: set[str] | None, during: str) -> None:
+    """Fail when `during` added a change to the work tree. Outside CI, where others may be
+    editing pages while the tests run, changes only to hand-written sources are a skip."""
+    if before is None or after is None:
+        pytest.skip("not a git work tree")
+    new = sorted(after - before)
+    if not new:
+        return
+    paths = [line[3:].split(" -> ")[-1].strip('"') for line in new]
+    by_hand = all(Path(p).suffix in SOURCE_SUFFIXES and not p.startswith(("site/", ".cache/")) for p in paths)
+    if by_hand and not IN_CI:
+        pytest.skip(f"the work tree changed during {during}, only in hand-written sources "
+                    f"(someone editing?): {', '.join(paths)}")
+    pytest.fail(f"{during} changed the repository:\n" + "\n".join(new))
+
+
+def _site_folder_state() -> tuple[bool, float]:
+    site = ROOT / "site"
+    return site.exists(), site.stat().st_mtime if site.exists() else 0.0
+
+
+@dataclass
+class Build:
+    out: Path
+    returncode: int
+    output: str
+    seconds: float
+    status_before: set[str] | None
+    status_after: set[str] | None
+    site_folder_before: tuple[bool, float]
+    site_folder_after: tuple[bool, float]
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """`mkdocs build --strict` of the real site, once, into a temporary folder, as CI runs it
+    (no result cache)."""
+    out = tmp_path_factory.mktemp("built") / "site"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYLIVE_CACHE", "PYLIVE_EXECUTE")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    status_before, folder_before = git_status(), _site_folder_state()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    seconds = time.perf_counter() - started
+    return Build(out, done.returncode, done.stdout + done.stderr, seconds,
+                 status_before, git_status(), folder_before, _site_folder_state())
+
+
+@pytest.fixture(scope="session")
+def site(build: Build) -> Path:
+    if build.returncode != 0:
+        pytest.fail(f"the site did not build (see test_strict_build):\n{build.output[-3000:]}")
+    return build.out

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, check_repository_unchanged, git_status
 from pylive import links
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "site"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MARKER = f"written-by-example-{uuid.uuid4().hex[:8]}.txt"
@@ -175,32 +175,6 @@ def _build(case: Case, folder: Path) -> Built:
         timeout=240,
     )
     return Built(site, out, done.returncode, ANSI.sub("", done.stdout + done.stderr))
-
-
-def git_status() -> set[str] | None:
-    """`git status --porcelain` lines (tracked changes and untracked files); None outside git."""
-    try:
-        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
-                              cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return set(done.stdout.splitlines())
-
-
-def check_repository_unchanged(before: set[str] | None, after: set[str] | None, during: str) -> None:
-    """As in test_site.py: fail on any new change in CI; elsewhere, changes only to
-    hand-written sources (someone editing while the tests run) are a skip."""
-    if before is None or after is None:
-        pytest.skip("not a git work tree")
-    new = sorted(after - before)
-    if not new:
-        return
-    paths = [line[3:].split(" -> ")[-1].strip('"') for line in new]
-    by_hand = all(Path(p).suffix in {".md", ".ipynb", ".py", ".yml", ".yaml", ".css", ".toml"}
-                  and not p.startswith(("site/", ".cache/")) for p in paths)
-    if by_hand and not os.environ.get("CI"):
-        pytest.skip(f"the work tree changed during {during}, only in hand-written sources: {', '.join(paths)}")
-    pytest.fail(f"{during} changed the repository:\n" + "\n".join(new))
 
 
 def _fixture_files() -> list[str]:

@@ -153,16 +153,7 @@ def test_notebook_runs_top_to_bottom_in_a_clean_kernel(path: Path, tmp_path: Pat
 # -- the built site ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One strict build of the whole site, as CI builds it."""
-    folder = tmp_path_factory.mktemp("site")
-    run = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(folder)],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900,
-    )
-    assert run.returncode == 0, f"the strict build failed:\n{run.stderr[-6000:]}"
-    return folder
+# The `site` fixture (conftest.py) is the session's one strict build of the whole site.
 
 
 def _page(site: Path, path: Path) -> str:

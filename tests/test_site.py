@@ -26,9 +26,7 @@ import posixpath
 import re
 import shutil
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -39,9 +37,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
-IN_CI = bool(os.environ.get("CI"))
+from conftest import DOCS, IN_CI, ROOT, Build, check_repository_unchanged
+
 AXE_VERSION = "4.14.1"  # axe-core, from the npm registry, installed into .cache/npm (git-ignored)
 NPM_PREFIX = ROOT / ".cache" / "npm"
 CHROMIUM_FLAGS = [  # as root, on a machine whose only network is the package registries
@@ -57,10 +54,7 @@ CHROMIUM_FLAGS = [  # as root, on a machine whose only network is the package re
 # Total transfer of one page loaded with an empty cache (HTML, CSS, JS, search index, images).
 # Text is sent gzip-compressed, as static hosts do; the search index, loaded by every page,
 # is most of an ordinary page's weight and grows with the site.
-PAGE_BUDGET = 600_000  # bytes, for an ordinary page
-LABS_BUDGET = 1_200_000  # bytes, for a notebook page under labs/ (mkdocs-jupyter inlines ~600 KB of CSS)
-# Paths people edit by hand: seen changing while the site builds, they mean someone is at work.
-SOURCE_SUFFIXES = {".md", ".ipynb", ".py", ".yml", ".yaml", ".css", ".toml"}
+PAGE_BUDGET = 600_000  # bytes, for any page, lab pages included (pylive/labs.py keeps them light)
 
 
 def _missing(reason: str) -> None:
@@ -70,77 +64,7 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-# -- the build ----------------------------------------------------------------------------
-
-
-def git_status() -> set[str] | None:
-    """`git status --porcelain` lines (tracked changes and untracked files); None outside git."""
-    try:
-        done = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=all"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return set(done.stdout.splitlines())
-
-
-def check_repository_unchanged(before: set[str] | None, after: set[str] | None, during: str) -> None:
-    """Fail when `during` added a change to the work tree. Outside CI, where others may be
-    editing pages while the tests run, changes only to hand-written sources are a skip."""
-    if before is None or after is None:
-        pytest.skip("not a git work tree")
-    new = sorted(after - before)
-    if not new:
-        return
-    paths = [line[3:].split(" -> ")[-1].strip('"') for line in new]
-    by_hand = all(Path(p).suffix in SOURCE_SUFFIXES and not p.startswith(("site/", ".cache/")) for p in paths)
-    if by_hand and not IN_CI:
-        pytest.skip(f"the work tree changed during {during}, only in hand-written sources "
-                    f"(someone editing?): {', '.join(paths)}")
-    pytest.fail(f"{during} changed the repository:\n" + "\n".join(new))
-
-
-def _site_folder_state() -> tuple[bool, float]:
-    site = ROOT / "site"
-    return site.exists(), site.stat().st_mtime if site.exists() else 0.0
-
-
-@dataclass
-class Build:
-    out: Path
-    returncode: int
-    output: str
-    seconds: float
-    status_before: set[str] | None
-    status_after: set[str] | None
-    site_folder_before: tuple[bool, float]
-    site_folder_after: tuple[bool, float]
-
-
-@pytest.fixture(scope="session")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """`mkdocs build --strict` of the real site, once, into a temporary folder, as CI runs it
-    (no result cache)."""
-    out = tmp_path_factory.mktemp("built") / "site"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYLIVE_CACHE", "PYLIVE_EXECUTE")}
-    env["NO_MKDOCS_2_WARNING"] = "1"
-    status_before, folder_before = git_status(), _site_folder_state()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )
-    seconds = time.perf_counter() - started
-    return Build(out, done.returncode, done.stdout + done.stderr, seconds,
-                 status_before, git_status(), folder_before, _site_folder_state())
-
-
-@pytest.fixture(scope="session")
-def site(build: Build) -> Path:
-    if build.returncode != 0:
-        pytest.fail(f"the site did not build (see test_strict_build):\n{build.output[-3000:]}")
-    return build.out
+# -- the build (the `build` and `site` fixtures are in conftest.py) -----------------------
 
 
 @pytest.mark.slow
@@ -602,7 +526,7 @@ def test_page_weight(visits: dict[str, Visit], tmp_path_factory: pytest.TempPath
     send it), against its budget: labs pages (notebooks) have their own."""
     rows, over = [], []
     for url, visit in sorted(visits.items(), key=lambda item: -item[1].sent):
-        budget = LABS_BUDGET if url.startswith("/labs/") else PAGE_BUDGET
+        budget = PAGE_BUDGET
         rows.append(f"{visit.sent / 1000:9.1f} KB {visit.size / 1000:10.1f} KB {visit.requests:5d} "
                     f"{budget / 1000:8.0f} KB  {url}")
         if visit.sent > budget:
@@ -611,7 +535,7 @@ def test_page_weight(visits: dict[str, Visit], tmp_path_factory: pytest.TempPath
         "Page weight: each page loaded with an empty cache",
         f"{'transfer':>12} {'unzipped':>13} {'reqs':>5} {'budget':>11}  page",
         *rows,
-        f"{len(visits)} pages; budget {PAGE_BUDGET / 1000:.0f} KB, labs/ {LABS_BUDGET / 1000:.0f} KB",
+        f"{len(visits)} pages; budget {PAGE_BUDGET / 1000:.0f} KB",
     ])
     report = tmp_path_factory.mktemp("weight") / "page-weight.txt"
     report.write_text(table + "\n", encoding="utf-8")
