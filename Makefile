@@ -14,9 +14,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-## Serve the site on http://127.0.0.1:8000, rebuilding pages as they change.
+## Serve the site on http://127.0.0.1:8000, rebuilding pages as they change: only the
+## edited page (--dirty), with example results cached by code and interpreter.
 serve: $(STAMP)
-	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 $(BIN)/mkdocs serve --dirty --dev-addr 127.0.0.1:8000
 
 ## Run the whole test suite (page code, transcripts, snippets, engine, strict build, browser).
 test: $(STAMP)

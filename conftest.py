@@ -23,6 +23,8 @@ from pytest_markdown_docs.definitions import FenceTestDefinition
 from pylive import engine, fences
 
 ROOT = Path(__file__).resolve().parent
+# The fixture site's pages are inputs of tests/test_bad_input.py, not pages of this site.
+collect_ignore = ["tests/fixtures"]
 DOCS = ROOT / "docs"
 SNIPPETS = ROOT / "snippets"
 

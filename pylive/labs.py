@@ -55,7 +55,7 @@ def on_config(config):
 def _nb2html(nb_path, execute=False, kernel_name="", allow_errors=True, **options):
     """mkdocs-jupyter's nb2html, with our execution before it and a lighter page after it."""
     notebook = nbformat.read(nb_path, as_version=4)
-    if execute:
+    if execute and os.environ.get("PYLIVE_EXECUTE", "1") != "0":  # execution off: see plugin.py
         notebook = _cached_run(notebook, nb_path, kernel_name, allow_errors)
     _fold_answers(notebook)
     with tempfile.TemporaryDirectory(prefix="lab-render-") as folder:

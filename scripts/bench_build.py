@@ -140,15 +140,35 @@ def stop(server: subprocess.Popen) -> None:
         pass
 
 
+def make_serve(copy: Path) -> tuple[dict[str, str], list[str]]:
+    """The environment settings and `mkdocs serve` options of the Makefile's `serve` recipe,
+    so that the benchmark serves the site exactly as `make serve` does."""
+    recipe = re.search(r"^serve:.*\n\t(?P<line>.+)$", (copy / "Makefile").read_text(encoding="utf-8"), re.M)
+    if recipe is None:
+        return {"PYLIVE_CACHE": ".cache/pylive"}, []
+    words = recipe["line"].split()
+    settings = {}
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        settings[name] = value
+    options = words[words.index("serve") + 1:] if "serve" in words else []
+    if "--dev-addr" in options:  # the benchmark serves on a free port of its own
+        at = options.index("--dev-addr")
+        del options[at:at + 2]
+    return settings, [o for o in options if not o.startswith("--dev-addr=")]
+
+
 def serve_edits(copy: Path, page: str, edits: int, dirty: bool, startup_timeout: float) -> dict:
     """Start `mkdocs serve` as `make serve` does, then time `edits` one-word prose changes."""
     port = free_port()
+    settings, options = make_serve(copy)
     # --no-strict: a warning on some other page must not stop the measurement (strict: true
     # in mkdocs.yml makes `mkdocs serve` give up when its first build has one).
-    command = [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "--dev-addr", f"127.0.0.1:{port}"]
-    if dirty:
+    command = [sys.executable, "-m", "mkdocs", "serve", *options, "--no-strict", "--dev-addr", f"127.0.0.1:{port}"]
+    if dirty and "--dirty" not in command:
         command.append("--dirty")
-    env = _env(PYLIVE_CACHE=str(copy / ".cache" / "pylive"))
+    # Relative paths (PYLIVE_CACHE=.cache/pylive) are relative to the copy, the server's folder.
+    env = _env(**settings)
     log = tempfile.TemporaryFile()
     started = time.perf_counter()
     server = subprocess.Popen(command, cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -226,6 +246,9 @@ def main() -> int:
         print(f"3. strict build, warm result cache:     {warm.seconds:7.1f} s")
 
         if not args.no_serve:
+            settings, options = make_serve(copy)
+            shown = " ".join([*(f"{k}={v}" for k, v in settings.items()), "mkdocs serve", *options])
+            print(f"   (started as `make serve` starts it: {shown})")
             for dirty in (False, True):
                 name = "mkdocs serve --dirty" if dirty else "mkdocs serve"
                 served = serve_edits(copy, args.page, args.edits, dirty, args.timeout)
