@@ -490,32 +490,20 @@ def _grouped(visits: dict[str, Visit], attribute: str) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_no_request_to_another_host(visits: dict[str, Visit]) -> None:
-    found = _grouped(visits, "other_hosts")
-    assert not found, f"requests to another host (the site must work offline):\n{found}"
+PAGE_FAULTS = {  # what a page load must not show: Visit field -> what it means
+    "other_hosts": "requests to another host (the site must work offline)",
+    "failed": "failed requests",
+    "console_errors": "console errors",
+    "violations": f"axe-core {AXE_VERSION}: serious or critical accessibility violations",
+}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_no_failed_request(visits: dict[str, Visit]) -> None:
-    found = _grouped(visits, "failed")
-    assert not found, f"failed requests:\n{found}"
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_no_console_error(visits: dict[str, Visit]) -> None:
-    found = _grouped(visits, "console_errors")
-    assert not found, f"console errors:\n{found}"
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_no_serious_accessibility_violation(visits: dict[str, Visit]) -> None:
-    found = _grouped(visits, "violations")
-    assert not found, f"axe-core {AXE_VERSION}: serious or critical violations:\n{found}"
+@pytest.mark.parametrize("fault", PAGE_FAULTS)
+def test_no_page_shows(visits: dict[str, Visit], fault: str) -> None:
+    found = _grouped(visits, fault)
+    assert not found, f"{PAGE_FAULTS[fault]}:\n{found}"
 
 
 @pytest.mark.slow
@@ -523,14 +511,13 @@ def test_no_serious_accessibility_violation(visits: dict[str, Visit]) -> None:
 def test_page_weight(visits: dict[str, Visit], tmp_path_factory: pytest.TempPathFactory,
                      capsys: pytest.CaptureFixture) -> None:
     """Each page's total transfer with an empty cache (text gzip-compressed, as static hosts
-    send it), against its budget: labs pages (notebooks) have their own."""
+    send it), against the budget."""
     rows, over = [], []
     for url, visit in sorted(visits.items(), key=lambda item: -item[1].sent):
-        budget = PAGE_BUDGET
         rows.append(f"{visit.sent / 1000:9.1f} KB {visit.size / 1000:10.1f} KB {visit.requests:5d} "
-                    f"{budget / 1000:8.0f} KB  {url}")
-        if visit.sent > budget:
-            over.append(f"{url}: {visit.sent / 1000:.1f} KB > {budget / 1000:.0f} KB")
+                    f"{PAGE_BUDGET / 1000:8.0f} KB  {url}")
+        if visit.sent > PAGE_BUDGET:
+            over.append(f"{url}: {visit.sent / 1000:.1f} KB > {PAGE_BUDGET / 1000:.0f} KB")
     table = "\n".join([
         "Page weight: each page loaded with an empty cache",
         f"{'transfer':>12} {'unzipped':>13} {'reqs':>5} {'budget':>11}  page",
