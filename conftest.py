@@ -49,11 +49,7 @@ def _fence_at(path: Path, line: int) -> fences.Fence | None:
 
 def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
     """The interpreters a fence asks for with versions=, as the build chooses them."""
-    versions = fence.options.get("versions", "")
-    if not versions:
-        return [engine.build_interpreter()]
-    matrix = engine.discover()
-    return matrix if versions == "all" else [i for i in matrix if i.minor in versions.split(",")]
+    return engine.choose(fence.options.get("versions", ""), engine.discover(), engine.build_interpreter())[0]
 
 
 class FenceFailed(Exception):

@@ -155,6 +155,18 @@ def discover(
 HELPER_PATH: list[str] = []
 
 
+def choose(versions: str, matrix: list[Interpreter], default: Interpreter) -> tuple[list[Interpreter], bool]:
+    """The interpreters a block's `versions=` option names ("" for `default` alone, "all",
+    or minors such as "3.12,3.13"), and whether the matrix had every one asked for."""
+    if not versions:
+        return [default], True
+    if versions == "all":
+        return matrix, True
+    wanted = [v.strip() for v in versions.split(",")]
+    chosen = [i for i in matrix if i.minor in wanted]
+    return chosen or [default], len(chosen) == len(wanted)
+
+
 def clean_env() -> dict[str, str]:
     """The build's environment without PYTHON* settings, so examples see Python's defaults.
 
@@ -182,7 +194,7 @@ class Run:
         return self.returncode == 0 and not self.timed_out
 
 
-def _run_child(argv: list[str], stdin: str, timeout: float, workdir: str) -> Run:
+def run_child(argv: list[str], stdin: str, timeout: float, workdir: str) -> Run:
     """Run argv in its own process group so that a timeout kills it and its children."""
     started = time.perf_counter()
     with subprocess.Popen(
@@ -296,7 +308,7 @@ def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> R
     def run() -> Run:
         with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
             Path(workdir, "example.py").write_text(code, encoding="utf-8")
-            return _run_child([interpreter.path, "-u", "example.py"], "", timeout, workdir)
+            return run_child([interpreter.path, "-u", "example.py"], "", timeout, workdir)
 
     return cached(run, Run, code, interpreter, timeout)
 
@@ -351,7 +363,7 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
     def run() -> TranscriptRun:
         with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
             results = Path(workdir, ".transcript-results")
-            child = _run_child(
+            child = run_child(
                 [interpreter.path, "-u", str(REPL_DRIVER), str(results)], json.dumps(sources), timeout, workdir
             )
             outputs = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []

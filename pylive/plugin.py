@@ -112,7 +112,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 if not fence.runs or fence.includes or fence.lang not in ("python", "py", "pycon"):
                     continue
                 timeout = float(fence.options.get("timeout", self.config.timeout))
-                for interpreter in self._choose(fence.options.get("versions", ""))[0]:
+                for interpreter in engine.choose(fence.options.get("versions", ""), self.matrix, self.build_python)[0]:
                     if fence.lang != "pycon":
                         engine.start_script(fence.body, interpreter, timeout)
                         continue
@@ -173,18 +173,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             raise SuperFencesException(f"{loc}: unknown option(s) {', '.join(unknown)} on a {language} fence")
         return loc
 
-    def _choose(self, versions: str) -> tuple[list[engine.Interpreter], bool]:
-        """The interpreters `versions=` names, and whether the matrix had them all."""
-        if not versions:
-            return [self.build_python], True
-        if versions == "all":
-            return self.matrix, True
-        wanted = [v.strip() for v in versions.split(",")]
-        chosen = [i for i in self.matrix if i.minor in wanted]
-        return chosen or [self.build_python], len(chosen) == len(wanted)
-
     def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
-        chosen, complete = self._choose(versions)
+        chosen, complete = engine.choose(versions, self.matrix, self.build_python)
         if not complete:
             known = ", ".join(i.minor for i in self.matrix)
             log.warning(f"{loc}: versions={versions!r} asks for a version this build lacks (it has {known})")

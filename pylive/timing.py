@@ -162,7 +162,7 @@ def measure(
         with tempfile.TemporaryDirectory(prefix="pylive-timeit-") as workdir:
             results = Path(workdir, ".timing-results")
             argv = [interpreter.path, "-u", str(DRIVER), str(results)]
-            child = engine._run_child(argv, json.dumps(request), timeout, workdir)
+            child = engine.run_child(argv, json.dumps(request), timeout, workdir)
             done = child.succeeded and results.exists()
             found = json.loads(results.read_text(encoding="utf-8")) if done else {}
         return TimingRun(
