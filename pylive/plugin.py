@@ -38,8 +38,11 @@ log = logging.getLogger("mkdocs.plugins.pylive")
 
 SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
-PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title"}
-PYCON_OPTIONS = {"loc", "versions", "timeout"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs"}
+PYCON_OPTIONS = {"loc", "versions", "timeout", "needs"}
+# What an example may declare it relies on (needs="threads,subprocess"): a runtime that
+# lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
+NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
 TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout"}
 
 
@@ -171,6 +174,9 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         unknown = sorted(set(inputs) - allowed)
         if unknown:
             raise SuperFencesException(f"{loc}: unknown option(s) {', '.join(unknown)} on a {language} fence")
+        needs = {n.strip() for n in inputs.get("needs", "").split(",") if n.strip()}
+        if needs - NEEDS:
+            raise SuperFencesException(f"{loc}: needs= takes {', '.join(sorted(NEEDS))}, not {', '.join(sorted(needs - NEEDS))}")
         return loc
 
     def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
