@@ -1,0 +1,356 @@
+// Host one CPython-on-WebAssembly runtime (a Pyodide package folder) for the build.
+//
+//     node wasm_host.mjs PACKAGE_DIR
+//
+// Speaks line-delimited JSON: one request per line on stdin, one response per line on
+// stdout (the first line says the runtime is ready). See pylive/wasm.py for the protocol
+// and for the measurements behind the design, which in short is:
+//
+// * the runtime is loaded once (about 2 s) and a memory snapshot of it is taken;
+// * every example runs in a fresh instance restored from that snapshot (about 0.2-0.35 s)
+//   inside its own worker thread, so examples share no state at all, exactly like
+//   separate `python example.py` processes;
+// * the next worker is restored while the current example runs, which hides that cost;
+// * a timeout, an output flood or a crash of the WebAssembly runtime (deep C recursion)
+//   ends that worker only; the host lives on and the next example gets a fresh instance.
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+// What Python inside the runtime sees in os.environ: never the host's environment.
+const PY_ENV = {
+  HOME: "/home/pyodide",
+  LANG: "C.UTF-8",
+  LC_ALL: "C.UTF-8",
+  PAGER: "cat",
+  TERM: "dumb",
+  COLUMNS: "80",
+};
+
+// Prepared once in the snapshot: the functions that run an example the way
+// `python -u example.py` and `python -u repl_driver.py RESULTS` would.
+const RUNNER = String.raw`
+def _pylive_prepare():
+    import builtins, importlib.machinery, os, sys, types
+
+    def run_main(path, argv, code=None):
+        """Run the file at path as __main__; return the exit code CPython would."""
+        if code is None:
+            with open(path, encoding="utf-8") as f:
+                code = f.read()
+        folder = os.path.dirname(path)
+        sys.argv = list(argv)
+        sys.path.insert(0, folder)
+        main = types.ModuleType("__main__")
+        main.__file__ = path
+        main.__cached__ = None
+        main.__builtins__ = builtins
+        main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+        sys.modules["__main__"] = main
+        try:
+            exec(compile(code, path, "exec", dont_inherit=True), main.__dict__)
+            status = 0
+        except SystemExit as error:
+            status = error.code
+            if status is None:
+                status = 0
+            elif not isinstance(status, int):
+                try:
+                    sys.stderr.write(str(status) + "\n")
+                except Exception:
+                    pass
+                status = 1
+        except BaseException as error:
+            # Drop this function's own frame: the traceback starts in the example.
+            sys.excepthook(type(error), error, error.__traceback__.tb_next)
+            status = 1
+        import atexit
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        return status & 0xFF if status >= 0 else status
+
+    def start(files):
+        """A fresh working folder like tempfile's; the helper files in a folder of their
+        own, placed on sys.path where PYTHONPATH entries go."""
+        import tempfile
+        for name in ("PYTHONINSPECT", "_"):  # set by the runtime itself, not by Python
+            os.environ.pop(name, None)
+        sys.path[:] = [entry for entry in sys.path if entry not in ("", "/home/pyodide")]
+        if files:
+            helpers = tempfile.mkdtemp(prefix="pylive-helpers-")
+            for relative, text in files.items():
+                target = os.path.normpath(os.path.join(helpers, relative))
+                if not target.startswith(helpers + os.sep):
+                    raise ValueError(f"helper file outside its folder: {relative!r}")
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(text)
+            sys.path.insert(0, helpers)
+        workdir = tempfile.mkdtemp(prefix="pylive-")
+        os.chdir(workdir)
+        for stream in (sys.stdout, sys.stderr):  # python -u
+            stream.reconfigure(write_through=True)
+        return workdir
+
+    def script(code, files):
+        workdir = start(files)
+        path = os.path.join(workdir, "example.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(code)
+        return run_main(path, ["example.py"], code)
+
+    def transcript(driver, files):
+        start(files)
+        folder = "/tmp/pylive-driver"
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "repl_driver.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(driver)
+        return run_main(path, [path, "/dev/pylive-results"])
+
+    return script, transcript
+
+_pylive_script, _pylive_transcript = _pylive_prepare()
+del _pylive_prepare
+`;
+
+const PROBE = String.raw`
+import json, platform, sys, sysconfig
+gil = getattr(sys, "_is_gil_enabled", None)
+print(json.dumps({
+    "path": sys.executable,
+    "version": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "cache_tag": sys.implementation.cache_tag,
+    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "gil_enabled": gil() if gil else True,
+    "debug": hasattr(sys, "gettotalrefcount"),
+    "virtual_env": sys.prefix != sys.base_prefix,
+    "platform": sys.platform,
+    "machine": platform.machine(),
+    "sizeof_pointer": sysconfig.get_config_var("SIZEOF_VOID_P"),
+}))
+`;
+
+async function importPyodide(packageDir) {
+  const module = await import(pathToFileURL(join(packageDir, "pyodide.mjs")).href);
+  return module.loadPyodide;
+}
+
+// ---------------------------------------------------------------- worker: one example
+async function workerMain() {
+  const { packageDir, snapshot } = workerData;
+  const loadPyodide = await importPyodide(packageDir);
+  const py = await loadPyodide({
+    indexURL: packageDir + "/",
+    _loadSnapshot: new Uint8Array(snapshot),
+    env: PY_ENV,
+  });
+  parentPort.postMessage({ t: "ready" });
+  const job = await new Promise((res) => parentPort.once("message", res));
+
+  const writer = () => {
+    const decoder = new TextDecoder("utf-8");
+    return {
+      write(buffer) {
+        const text = decoder.decode(buffer, { stream: true });
+        if (text) parentPort.postMessage({ t: "out", s: text });
+        return buffer.length;
+      },
+    };
+  };
+  py.setStdout(writer());
+  py.setStderr(writer());
+  const input = new TextEncoder().encode(job.stdin || "");
+  let offset = 0;
+  py.setStdin({
+    read(buffer) {
+      const n = Math.min(buffer.length, input.length - offset);
+      buffer.set(input.subarray(offset, offset + n));
+      offset += n;
+      return n;
+    },
+  });
+
+  // The transcript driver writes one JSON line per statement into this device, so a
+  // statement that hangs still leaves the earlier results with the host.
+  let line = [];
+  const device = py.FS.makedev(64, 0);
+  py.FS.registerDevice(device, {
+    open() {},
+    close() {},
+    read() {
+      return 0;
+    },
+    write(stream, buffer, off, length) {
+      for (let i = 0; i < length; i++) {
+        const byte = buffer[off + i];
+        if (byte === 10) {
+          parentPort.postMessage({ t: "stmt", s: new TextDecoder().decode(new Uint8Array(line)) });
+          line = [];
+        } else {
+          line.push(byte);
+        }
+      }
+      return length;
+    },
+  });
+  py.FS.mkdev("/dev/pylive-results", device);
+
+  const files = py.toPy(job.files || {});
+  let status;
+  if (job.kind === "probe") {
+    py.runPython(PROBE, { globals: py.toPy({}) });
+    status = 0;
+  } else if (job.kind === "transcript") {
+    status = py.globals.get("_pylive_transcript")(job.driver, files);
+  } else {
+    status = py.globals.get("_pylive_script")(job.code, files);
+  }
+  parentPort.postMessage({ t: "done", returncode: status });
+}
+
+// ---------------------------------------------------------------- main: the protocol
+async function hostMain() {
+  // stdout carries the protocol only: console output of the runtime goes to stderr.
+  for (const name of ["log", "info", "debug"]) console[name] = console.error;
+  const packageDir = resolve(process.argv[2] || "");
+  const driver = readFileSync(join(HERE, "repl_driver.py"), "utf-8");
+  const started = performance.now();
+  const loadPyodide = await importPyodide(packageDir);
+  const base = await loadPyodide({
+    indexURL: packageDir + "/",
+    _makeSnapshot: true,
+    env: PY_ENV,
+    stdout: () => {},
+    stderr: (s) => process.stderr.write(s + "\n"),
+  });
+  base.runPython(RUNNER);
+  const bytes = base.makeMemorySnapshot();
+  const snapshot = new SharedArrayBuffer(bytes.length);
+  new Uint8Array(snapshot).set(bytes);
+  const coldSeconds = (performance.now() - started) / 1000;
+
+  const spawn = () => {
+    const worker = new Worker(fileURLToPath(import.meta.url), {
+      workerData: { packageDir, snapshot },
+      env: {},
+      stdout: true, // anything the runtime logs to the console stays off the protocol
+      stderr: true,
+    });
+    worker.stdout.resume();
+    worker.stderr.resume();
+    const ready = new Promise((res, rej) => {
+      worker.once("message", (m) => (m.t === "ready" ? res() : rej(new Error("unexpected message"))));
+      worker.once("error", rej);
+      worker.once("exit", (code) => rej(new Error(`worker exited with ${code} while starting`)));
+    });
+    ready.catch(() => {});
+    return { worker, ready };
+  };
+  let spare = spawn();
+
+  const run = async (request) => {
+    let current = spare;
+    try {
+      await current.ready;
+    } catch {
+      current.worker.terminate();
+      current = spawn();
+      await current.ready;
+    }
+    spare = spawn(); // restored while this example runs
+    const cap = request.max_output || 1 << 20;
+    const timeout = (request.timeout || 10) * 1000;
+    const t0 = performance.now();
+    const chunks = [];
+    const outputs = [];
+    let size = 0;
+    return await new Promise((res) => {
+      let finished = false;
+      const finish = (fields) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        current.worker.removeAllListeners();
+        current.worker.on("error", () => {});
+        current.worker.terminate();
+        res({
+          id: request.id,
+          output: chunks.join(""),
+          outputs,
+          timed_out: false,
+          truncated: false,
+          crashed: "",
+          seconds: (performance.now() - t0) / 1000,
+          ...fields,
+        });
+      };
+      const timer = setTimeout(() => finish({ returncode: -9, timed_out: true }), timeout);
+      current.worker.on("message", (m) => {
+        if (m.t === "out") {
+          if (size + m.s.length > cap) {
+            chunks.push(m.s.slice(0, Math.max(0, cap - size)));
+            size = cap;
+            finish({ returncode: -9, truncated: true });
+          } else {
+            chunks.push(m.s);
+            size += m.s.length;
+          }
+        } else if (m.t === "stmt") {
+          outputs.push(JSON.parse(m.s));
+        } else if (m.t === "done") {
+          finish({ returncode: m.returncode });
+        }
+      });
+      current.worker.on("error", (e) =>
+        finish({ returncode: -11, crashed: `the WebAssembly runtime crashed: ${e && e.name}: ${e && e.message}` }),
+      );
+      current.worker.on("exit", (code) =>
+        finish({ returncode: -11, crashed: `the WebAssembly runtime stopped (worker exit ${code})` }),
+      );
+      current.worker.postMessage({
+        kind: request.kind,
+        code: request.code,
+        files: request.files || {},
+        driver,
+        stdin: request.kind === "transcript" ? JSON.stringify(request.statements || []) : "",
+      });
+    });
+  };
+
+  const send = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+  send({ id: null, ready: true, seconds: coldSeconds });
+
+  // One request at a time, in order.
+  let queue = Promise.resolve();
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  lines.on("line", (text) => {
+    if (!text.trim()) return;
+    queue = queue.then(async () => {
+      let request;
+      try {
+        request = JSON.parse(text);
+        send(await run(request));
+      } catch (e) {
+        send({ id: request ? request.id : null, output: "", outputs: [], returncode: -1, timed_out: false,
+               truncated: false, crashed: `host error: ${e && e.stack}` });
+      }
+    });
+  });
+  lines.on("close", () => queue.then(() => process.exit(0)));
+}
+
+if (isMainThread) {
+  await hostMain();
+} else {
+  await workerMain();
+}
