@@ -114,7 +114,9 @@ def _pylive_prepare():
         path = os.path.join(folder, "repl_driver.py")
         with open(path, "w", encoding="utf-8") as f:
             f.write(driver)
-        return run_main(path, [path, "/dev/pylive-results"])
+        # The driver reports to a file descriptor, as the native runtimes give it a pipe.
+        results = os.open("/dev/pylive-results", os.O_WRONLY)
+        return run_main(path, [path, str(results)])
 
     return script, transcript
 

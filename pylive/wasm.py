@@ -1,0 +1,315 @@
+"""CPython compiled to WebAssembly (Pyodide under Node) as a runtime of the engine.
+
+The npm packages `pyodide-314` (CPython 3.14.2) and `pyodide-315` (CPython 3.15.0rc1),
+pinned in package.json and installed by `npm ci`, are each hosted by one long-lived Node
+process running `wasm_host.mjs`, which speaks line-delimited JSON on stdin/stdout:
+
+    ready    {"id": null, "ready": true, "seconds": <cold start>}          (first line)
+    request  {"id", "kind": "script" | "transcript" | "probe", "code" | "statements",
+              "files": {relative path: text}, "timeout": seconds, "max_output": chars}
+    response {"id", "output", "returncode", "timed_out", "truncated", "crashed",
+              "outputs": [one string per transcript statement], "seconds"}
+
+A script runs as `__main__` from `<fresh folder>/example.py`, like `python -u example.py
+2>&1` in a fresh temporary folder: stdout and stderr in the order written, an uncaught
+exception printed by `sys.excepthook` (return code 1), SystemExit's code, atexit handlers.
+A transcript runs the very `repl_driver.py` the native runtimes use. Helper `files` go to
+a folder of their own at the front of `sys.path`, where PYTHONPATH puts the helper folders
+natively. Python inside sees a fixed environment (HOME, LANG, LC_ALL, PAGER, TERM,
+COLUMNS), never the build's; the Node process itself gets PATH, a temporary HOME and the
+locale only.
+
+Isolation, measured on the 2-core build machine (Node 20, Pyodide 314.0.7):
+
+* cold start of a runtime (load, then `makeMemorySnapshot()`): 2.1 s for 3.14, 2.1-3.3 s
+  for 3.15, once per runtime and build;
+* a fresh instance restored from the snapshot: 0.18-0.38 s;
+* the example itself, once an instance is ready: 5-30 ms for a small script;
+* reusing one instance with fresh globals and sys.modules/sys.path/cwd/stdout put back
+  would cost about 1 ms, but leaves interpreter-wide state behind (interned strings, type
+  caches, warning registries, atexit handlers, `sys.setrecursionlimit`, gc settings,
+  modules' globals mutated in place, a crashed runtime) that examples about internals
+  observe.
+
+So every example gets a fresh instance restored from the snapshot, in a worker thread of
+its own. The next instance is restored while the current example runs, which hides the
+0.3 s (the per-example cost seen from here is the example's run time plus a few ms). A
+timeout or an output flood terminates that worker, and so does a crash of the runtime
+(deep C recursion ends in "RangeError: Maximum call stack size exceeded"), which is
+reported as a failed example with return code -11; the host lives on, and if the Node
+process itself dies or hangs it is killed and started again for the next example.
+
+Known differences from a native process, inherent in the platform: `sys.flags.inspect`
+is 1 (the runtime must not finalize), `sys.executable` names the host script, modules
+imported by Pyodide's own start-up are already in `sys.modules`, and the Python-level
+outputs of `id()`, `sys.getsizeof()` and timings are those of wasm32.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pylive import engine
+
+HOST = Path(__file__).with_name("wasm_host.mjs")
+
+# The runtimes find_runtimes looks for, as npm aliases in package.json.
+PACKAGES = ("pyodide-314", "pyodide-315")
+
+MAX_OUTPUT = 1 << 20  # characters of output kept per example
+_MAX_LINE = 8 * MAX_OUTPUT  # one response line: the output JSON-escaped, and the rest
+_START_TIMEOUT = 120.0  # seconds for the cold start of a runtime on a busy machine
+_MARGIN = 20.0  # seconds past an example's timeout before the host counts as hung
+
+
+@dataclass(frozen=True)
+class WasmInterpreter(engine.Interpreter):
+    """An interpreter that runs on WebAssembly: `CPython 3.14.2 · WebAssembly`."""
+
+    platform: str = "WebAssembly"
+
+    @property
+    def label(self) -> str:
+        return f"{super().label} · {self.platform}"
+
+
+class HostError(RuntimeError):
+    """The Node host could not be started or stopped answering."""
+
+
+class WasmRuntime:
+    """One CPython-on-WebAssembly runtime, hosted by a Node process started on first use.
+
+    Thread-safe: requests are served one at a time.
+    """
+
+    def __init__(self, package_dir: Path, node: str = "node") -> None:
+        self.package_dir = Path(package_dir).resolve()
+        self.node = node
+        self.cold_start_seconds: float | None = None
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._home: tempfile.TemporaryDirectory[str] | None = None
+        self._buffer = b""
+        self._next_id = 0
+        self._interpreter: WasmInterpreter | None = None
+
+    def __repr__(self) -> str:
+        return f"WasmRuntime({str(self.package_dir)!r})"
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def interpreter(self) -> WasmInterpreter:
+        """What the runtime reports about itself (runs the probe once)."""
+        if self._interpreter is None:
+            facts = self.probe()
+            fields = {name: facts[name] for name in engine.Interpreter.__dataclass_fields__ if name in facts}
+            fields["path"] = str(self.package_dir)
+            self._interpreter = WasmInterpreter(**fields)
+        return self._interpreter
+
+    def probe(self) -> dict:
+        """sys.version and friends, as `engine._PROBE` reports them, plus the platform."""
+        answer = self._request({"kind": "probe"}, timeout=30.0)
+        if answer["returncode"] != 0:
+            raise HostError(f"the probe failed in {self.package_dir.name}: {answer['output']}")
+        return json.loads(answer["output"])
+
+    def run_script(self, code: str, timeout: float = 10.0, files: dict[str, str] | None = None) -> engine.Run:
+        """`python -u example.py 2>&1` in a fresh folder of a fresh runtime instance."""
+        started = time.perf_counter()
+        answer = self._request({"kind": "script", "code": code, "files": files or {}}, timeout)
+        fields = {
+            "output": _full_output(answer),
+            "returncode": answer["returncode"],
+            "timed_out": answer["timed_out"],
+            "seconds": answer.get("seconds") or time.perf_counter() - started,
+            "flooded": bool(answer.get("truncated")),
+        }
+        return engine.Run(**{k: v for k, v in fields.items() if k in engine.Run.__dataclass_fields__})
+
+    def run_transcript(
+        self, sources: list[str], timeout: float = 10.0, files: dict[str, str] | None = None
+    ) -> tuple[list[str], bool, str]:
+        """The statements typed into `code.InteractiveConsole` by repl_driver.py:
+        (output of each statement run, timed out, error of the driver or runtime)."""
+        answer = self._request({"kind": "transcript", "statements": list(sources), "files": files or {}}, timeout)
+        outputs = [_visible(text) for text in answer["outputs"]]
+        if answer["timed_out"]:
+            error = ""
+        elif answer["returncode"] != 0 or answer.get("truncated") or answer.get("crashed"):
+            error = _full_output(answer) or f"the interpreter exited with code {answer['returncode']}"
+        elif len(outputs) != len(sources):
+            error = (f"the transcript driver reported {len(outputs)} of {len(sources)} statements "
+                     "(did a statement close or write to its channel?)")
+        else:
+            error = ""
+        return outputs, answer["timed_out"], error
+
+    def close(self) -> None:
+        """Stop the Node host (a later request starts it again)."""
+        with self._lock:
+            self._stop()
+            if self._home is not None:
+                self._home.cleanup()
+                self._home = None
+
+    def __enter__(self) -> WasmRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        try:
+            self._stop()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ the host
+
+    def _env(self) -> dict[str, str]:
+        """An allow-list: nothing of the build's environment but the search path."""
+        assert self._home is not None
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": self._home.name,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+        }
+
+    def _start(self) -> None:
+        if self._home is None:
+            self._home = tempfile.TemporaryDirectory(prefix="pylive-node-")
+        self._buffer = b""
+        try:
+            self._process = subprocess.Popen(
+                [self.node, str(HOST), str(self.package_dir)],
+                cwd=self._home.name,
+                env=self._env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise HostError(f"cannot start {self.node}: {error}") from error
+        ready = self._read_answer(time.monotonic() + _START_TIMEOUT)
+        if ready is None or not ready.get("ready"):
+            self._stop()
+            raise HostError(f"the WebAssembly runtime {self.package_dir.name} did not start")
+        self.cold_start_seconds = ready.get("seconds")
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        process.wait()
+
+    def _read_answer(self, deadline: float) -> dict | None:
+        """The next JSON line from the host; None if it ended, hung or sent too much."""
+        assert self._process is not None and self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or len(self._buffer) > _MAX_LINE:
+                return None
+            readable, _, _ = select.select([fd], [], [], left)
+            if not readable:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _request(self, request: dict, timeout: float) -> dict:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._stop()
+                self._start()
+            assert self._process is not None and self._process.stdin is not None
+            self._next_id += 1
+            request = {**request, "id": self._next_id, "timeout": timeout, "max_output": MAX_OUTPUT}
+            try:
+                self._process.stdin.write(json.dumps(request).encode() + b"\n")
+                self._process.stdin.flush()
+                answer = self._read_answer(time.monotonic() + timeout + _MARGIN)
+            except (OSError, ValueError):
+                answer = None
+            if answer is None or answer.get("id") != request["id"]:
+                # The host died or hung: kill it; the next request starts a new one.
+                hung = self._process.poll() is None
+                self._stop()
+                return {
+                    "output": "",
+                    "outputs": [],
+                    "returncode": -9,
+                    "timed_out": hung,
+                    "truncated": False,
+                    "crashed": "" if hung else "the WebAssembly host stopped",
+                }
+            return answer
+
+
+def _visible(text: str) -> str:
+    """Control characters shown as the engine shows them for native runs."""
+    show = getattr(engine, "visible", None)
+    return show(text) if show else text
+
+
+def _full_output(answer: dict) -> str:
+    """The example's output, with a last line saying why it was cut or ended."""
+    output = _visible(answer["output"])
+    notes = []
+    if answer.get("truncated"):
+        notes.append(f"[output cut: the example wrote more than {MAX_OUTPUT // 1024} KB]")
+    if answer.get("crashed"):
+        notes.append(f"[{answer['crashed']}]")
+    if notes:
+        output += ("" if not output or output.endswith("\n") else "\n") + "\n".join(notes) + "\n"
+    return output
+
+
+def find_runtimes(root: Path, node: str = "node") -> list[WasmRuntime]:
+    """The WebAssembly runtimes installed under `root/node_modules` (by `npm ci`), if
+    Node runs; an empty list otherwise. Nothing is started until a runtime is used."""
+    try:
+        executable = shutil.which(node)
+        if executable is None:
+            return []
+        done = subprocess.run(
+            [executable, "--version"], capture_output=True, text=True, timeout=30, env={"PATH": os.environ.get("PATH", "")}
+        )
+        major = done.stdout.strip().lstrip("v").split(".")[0]
+        if done.returncode != 0 or not major.isdigit() or int(major) < 18:
+            return []
+        found = []
+        for name in PACKAGES:
+            folder = Path(root, "node_modules", name)
+            if (folder / "pyodide.mjs").is_file() and (folder / "pyodide.asm.wasm").is_file():
+                found.append(WasmRuntime(folder, executable))
+        return found
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
