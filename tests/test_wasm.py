@@ -1,0 +1,278 @@
+"""CPython 3.14 and 3.15 compiled to WebAssembly (pylive/wasm.py, pylive/wasm_host.mjs).
+
+Needs Node and `npm ci` (node_modules/pyodide-314 and pyodide-315). Without them these
+tests skip, except when the environment variable CI is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from pylive import engine, wasm
+
+IN_CI = bool(os.environ.get("CI"))
+SECRET = "pylive-test-secret-3f9a"
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping; run npm ci)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def runtimes() -> Iterator[dict[str, wasm.WasmRuntime]]:
+    """Both runtimes, started with a secret in this process's environment."""
+    if shutil.which("node") is None:
+        _missing("Node is not installed")
+    found = {r.package_dir.name: r for r in wasm.find_runtimes(ROOT)}
+    if set(found) != set(wasm.PACKAGES):
+        _missing(f"node_modules lacks {sorted(set(wasm.PACKAGES) - set(found))}: run npm ci")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SECRET_TOKEN", SECRET)
+        for runtime in found.values():
+            runtime.interpreter  # starts the host while the secret is set
+        yield found
+    for runtime in found.values():
+        runtime.close()
+
+
+@pytest.fixture(params=wasm.PACKAGES)
+def runtime(request: pytest.FixtureRequest, runtimes: dict[str, wasm.WasmRuntime]) -> wasm.WasmRuntime:
+    return runtimes[request.param]
+
+
+@pytest.fixture
+def py314(runtimes: dict[str, wasm.WasmRuntime]) -> wasm.WasmRuntime:
+    return runtimes["pyodide-314"]
+
+
+def run(runtime: wasm.WasmRuntime, code: str, **options) -> engine.Run:
+    return runtime.run_script(textwrap.dedent(code), **options)
+
+
+# -- what the runtimes are -----------------------------------------------------------
+
+
+def test_the_probe_reports_the_pinned_versions(runtimes: dict[str, wasm.WasmRuntime]) -> None:
+    i314 = runtimes["pyodide-314"].interpreter
+    i315 = runtimes["pyodide-315"].interpreter
+    assert (i314.version, i314.cache_tag, i314.minor) == ("3.14.2", "cpython-314", "3.14")
+    assert (i315.version, i315.cache_tag, i315.minor) == ("3.15.0rc1", "cpython-315", "3.15")
+    assert i314.label == "CPython 3.14.2 · WebAssembly"
+    assert i315.label == "CPython 3.15.0rc1 · WebAssembly"
+    assert isinstance(i314, engine.Interpreter)
+    facts = runtimes["pyodide-314"].probe()
+    assert (facts["platform"], facts["machine"], facts["sizeof_pointer"]) == ("emscripten", "wasm32", 4)
+
+
+def test_dis_shows_the_bytecode_of_3_14(py314: wasm.WasmRuntime) -> None:
+    done = run(py314, """
+        import dis
+
+        def add_one(a):
+            return a + 1
+
+        dis.dis(add_one)
+    """)
+    assert done.succeeded, done.output
+    assert "LOAD_FAST_BORROW" in done.output
+    assert "LOAD_SMALL_INT" in done.output
+    assert "BINARY_OP                0 (+)" in done.output
+
+
+def test_objects_have_wasm32_sizes_and_threads_cannot_start(runtime: wasm.WasmRuntime) -> None:
+    done = run(runtime, """
+        import sys, threading
+        print(sys.getsizeof(0), sys.getsizeof([]), sys.maxsize == 2**31 - 1)
+        threading.Thread(target=print).start()
+    """)
+    assert done.output.startswith("16 28 True\n")
+    assert done.returncode == 1
+    assert done.output.rstrip().endswith("RuntimeError: can't start new thread")
+
+
+def test_the_small_int_cache_grew_in_3_15(runtimes: dict[str, wasm.WasmRuntime]) -> None:
+    typed = ["a = 257\n", "b = 257\n", "a is b\n"]
+    assert runtimes["pyodide-314"].run_transcript(typed, 10.0) == (["", "", "False\n"], False, "")
+    assert runtimes["pyodide-315"].run_transcript(typed, 10.0) == (["", "", "True\n"], False, "")
+
+
+# -- scripts -------------------------------------------------------------------------
+
+
+def test_stdout_and_stderr_interleave_in_the_order_written(runtime: wasm.WasmRuntime) -> None:
+    done = run(runtime, """
+        import sys
+        print("one")
+        print("two", file=sys.stderr)
+        print("three")
+    """)
+    assert (done.output, done.returncode, done.timed_out) == ("one\ntwo\nthree\n", 0, False)
+
+
+def test_a_traceback_names_example_py_and_exits_with_1(runtime: wasm.WasmRuntime) -> None:
+    done = run(runtime, """
+        def divide():
+            return 1 / 0
+        divide()
+    """)
+    assert done.returncode == 1 and not done.succeeded
+    lines = done.output.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].startswith('  File "/tmp/pylive-') and lines[1].endswith('/example.py", line 4, in <module>')
+    assert 'example.py", line 3, in divide' in done.output
+    assert lines[-1] == "ZeroDivisionError: division by zero"
+    assert "run_main" not in done.output and "<exec>" not in done.output
+
+
+def test_exit_codes_are_those_of_a_program(runtime: wasm.WasmRuntime) -> None:
+    assert run(runtime, "raise SystemExit(3)").returncode == 3
+    done = run(runtime, "import sys; sys.exit('bad input')")
+    assert (done.output, done.returncode) == ("bad input\n", 1)
+    done = run(runtime, "import atexit; atexit.register(print, 'bye'); print('main')")
+    assert (done.output, done.returncode) == ("main\nbye\n", 0)
+
+
+def test_the_example_runs_as_main_with_stdin_at_its_end(runtime: wasm.WasmRuntime) -> None:
+    done = run(runtime, """
+        import sys
+        print(__name__, sys.argv, __file__.endswith("/example.py"))
+        print(repr(sys.stdin.read()))
+    """)
+    assert done.output == "__main__ ['example.py'] True\n''\n"
+
+
+def test_a_variable_of_one_example_is_not_seen_by_the_next(runtime: wasm.WasmRuntime) -> None:
+    assert run(runtime, "leaked = 42").succeeded
+    done = run(runtime, "print(leaked)")
+    assert done.returncode == 1
+    assert "NameError: name 'leaked' is not defined" in done.output
+
+
+def test_modules_and_interpreter_settings_do_not_leak(runtime: wasm.WasmRuntime) -> None:
+    first = run(runtime, """
+        import json, sys, types
+        json.patched = True
+        sys.modules["planted"] = types.ModuleType("planted")
+        sys.setrecursionlimit(123)
+        sys.path.append("/planted")
+        import os; os.environ["PLANTED"] = "1"
+        print(len(sys.modules))
+    """)
+    assert first.succeeded, first.output
+    done = run(runtime, """
+        import json, os, sys
+        print(hasattr(json, "patched"), "planted" in sys.modules, sys.getrecursionlimit() == 123,
+              "/planted" in sys.path, "PLANTED" in os.environ)
+    """)
+    assert done.output == "False False False False False\n"
+
+
+def test_the_environment_of_the_build_is_not_visible(runtime: wasm.WasmRuntime) -> None:
+    done = run(runtime, """
+        import os
+        print(sorted(os.environ))
+        print(os.environ.get("SECRET_TOKEN"))
+    """)
+    assert SECRET not in done.output
+    assert done.output.splitlines()[1] == "None"
+    assert "PYTHONINSPECT" not in done.output
+    # Nor does the Node process that hosts the runtime get it.
+    process = runtime._process
+    assert process is not None
+    environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+    names = sorted(entry.split(b"=")[0].decode() for entry in environ if entry)
+    assert names == ["HOME", "LANG", "LC_ALL", "PATH"]
+
+
+def test_a_helper_file_can_be_imported(runtime: wasm.WasmRuntime) -> None:
+    files = {"helper.py": "ANSWER = 42\n", "pkg/__init__.py": "", "pkg/mod.py": "NAME = 'mod'\n"}
+    done = run(runtime, "import helper, pkg.mod; print(helper.ANSWER, pkg.mod.NAME)", files=files)
+    assert (done.output, done.returncode) == ("42 mod\n", 0)
+    outputs, timed_out, error = runtime.run_transcript(["import helper\n", "helper.ANSWER\n"], 10.0, files)
+    assert (outputs, timed_out, error) == (["", "42\n"], False, "")
+    assert run(runtime, "import helper").returncode == 1  # and it is gone for the next one
+
+
+def test_a_hanging_example_times_out_and_the_next_one_runs(py314: wasm.WasmRuntime) -> None:
+    started = time.monotonic()
+    done = run(py314, "print('before', flush=True)\nwhile True:\n    pass\n", timeout=1.0)
+    assert done.timed_out and not done.succeeded
+    assert done.output == "before\n"
+    assert time.monotonic() - started < 10
+    assert run(py314, "print('next')").output == "next\n"
+
+
+def test_a_flood_of_output_is_cut(py314: wasm.WasmRuntime) -> None:
+    done = run(py314, "while True:\n    print('x' * 999)\n", timeout=30.0)
+    assert not done.succeeded and not done.timed_out
+    assert len(done.output) <= wasm.MAX_OUTPUT + 200
+    assert done.output.rstrip().endswith("KB]")
+    assert run(py314, "print('next')").output == "next\n"
+
+
+def test_a_crash_of_the_runtime_fails_that_example_only(py314: wasm.WasmRuntime) -> None:
+    # repr() of a deeply nested list recurses in C until the WebAssembly stack runs out.
+    done = run(py314, """
+        nested = []
+        for _ in range(1_000_000):
+            nested = [nested]
+        print(len(repr(nested)))
+    """, timeout=30.0)
+    assert not done.succeeded
+    assert "WebAssembly runtime crashed" in done.output
+    assert run(py314, "print('next')").output == "next\n"
+
+
+def test_a_dead_host_is_started_again(py314: wasm.WasmRuntime) -> None:
+    process = py314._process
+    assert process is not None
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = run(py314, "print('alive')")
+    assert done.output == "alive\n"
+    assert py314._process is not None and py314._process.pid != process.pid
+
+
+# -- transcripts ---------------------------------------------------------------------
+
+
+def test_a_transcript_echoes_values_like_the_repl(runtime: wasm.WasmRuntime) -> None:
+    sources = [
+        "1 + 1\n",
+        "x = 'spam'\n",
+        "x\n",
+        "for i in range(2):\n    print(i)\n",
+        "None\n",
+        "1 / 0\n",
+        "x\n",
+    ]
+    outputs, timed_out, error = runtime.run_transcript(sources, 10.0)
+    assert (timed_out, error) == (False, "")
+    assert outputs[:5] == ["2\n", "", "'spam'\n", "0\n1\n", ""]
+    assert outputs[5].startswith("Traceback (most recent call last):\n  File \"<stdin>\", line 1")
+    assert outputs[5].endswith("ZeroDivisionError: division by zero\n")
+    assert outputs[6] == "'spam'\n"
+
+
+def test_a_hanging_transcript_keeps_the_earlier_outputs(py314: wasm.WasmRuntime) -> None:
+    outputs, timed_out, error = py314.run_transcript(["1\n", "while True: pass\n", "2\n"], 1.0)
+    assert (outputs, timed_out, error) == (["1\n"], True, "")
+
+
+# -- discovery -----------------------------------------------------------------------
+
+
+def test_find_runtimes_without_node_or_packages_is_empty(tmp_path: Path) -> None:
+    assert wasm.find_runtimes(tmp_path) == []
+    assert wasm.find_runtimes(ROOT, node="no-such-node-binary") == []
