@@ -12,6 +12,7 @@ import signal
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,8 @@ def runtimes() -> Iterator[dict[str, wasm.WasmRuntime]]:
         _missing(f"node_modules lacks {sorted(set(wasm.PACKAGES) - set(found))}: run npm ci")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SECRET_TOKEN", SECRET)
-        for runtime in found.values():
-            runtime.interpreter  # starts the host while the secret is set
+        with ThreadPoolExecutor() as pool:  # start both hosts at once, with the secret set
+            list(pool.map(lambda runtime: runtime.interpreter, found.values()))
         yield found
     for runtime in found.values():
         runtime.close()
