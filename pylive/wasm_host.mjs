@@ -1,6 +1,6 @@
 // Host one CPython-on-WebAssembly runtime (a Pyodide package folder) for the build.
 //
-//     node wasm_host.mjs PACKAGE_DIR
+//     node wasm_host.mjs PACKAGE_DIR [SPARES]
 //
 // Speaks line-delimited JSON: one request per line on stdin, one response per line on
 // stdout (the first line says the runtime is ready). See pylive/wasm.py for the protocol
@@ -258,10 +258,15 @@ async function hostMain() {
     ready.catch(() => {});
     return { worker, ready };
   };
-  let spare = spawn();
+  // Instances restored ahead of need (SPARES, the second argument, default 1): more use
+  // more cores and memory, and hide more of the restore when examples come back to back.
+  const count = Math.max(1, Number.parseInt(process.argv[3] || "1", 10) || 1);
+  const spares = [];
+  while (spares.length < count) spares.push(spawn());
 
   const run = async (request) => {
-    let current = spare;
+    let current = spares.shift();
+    spares.push(spawn()); // restored while this example runs
     try {
       await current.ready;
     } catch {
@@ -269,7 +274,6 @@ async function hostMain() {
       current = spawn();
       await current.ready;
     }
-    spare = spawn(); // restored while this example runs
     const cap = request.max_output || 1 << 20;
     const timeout = (request.timeout || 10) * 1000;
     const t0 = performance.now();
