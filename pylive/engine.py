@@ -20,10 +20,13 @@ import hashlib
 import json
 import os
 import re
+import selectors
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -80,11 +83,18 @@ class Interpreter:
     def version_key(self) -> tuple[int, ...]:
         return tuple(int(part) for part in re.findall(r"\d+", self.version)[:3])
 
+    platform = "native"
+    """Where it runs: a native executable here, "WebAssembly" for CPython compiled to wasm32."""
+
+    lacks = frozenset[str]()
+    """What examples may need (a fence's needs=) that this runtime cannot do."""
+
     @property
     def label(self) -> str:
-        """`CPython 3.12.1`, with the build options that change behaviour."""
+        """`CPython 3.12.1 · native`, with the build options that change behaviour."""
         extras = [name for name, on in (("free-threaded", self.free_threaded), ("debug", self.debug)) if on]
-        return f"{self.implementation} {self.version}" + (f" ({', '.join(extras)})" if extras else "")
+        return (f"{self.implementation} {self.version}" + (f" ({', '.join(extras)})" if extras else "")
+                + f" · {self.platform}")
 
 
 @cache
@@ -154,6 +164,15 @@ def discover(
 # Folders of helper modules that examples may import (the plugin's `pythonpath` setting).
 HELPER_PATH: list[str] = []
 
+# Runtimes that are not an executable of their own (CPython on WebAssembly, wasm.py), by
+# their interpreter's path: runs on those interpreters go to them.
+RUNTIMES: dict[str, Any] = {}
+
+
+def helper_files() -> dict[str, str]:
+    """The helper modules, by file name, for runtimes that cannot read the build's folders."""
+    return {p.name: p.read_text(encoding="utf-8") for d in HELPER_PATH for p in sorted(Path(d).glob("*.py"))}
+
 
 def choose(versions: str, matrix: list[Interpreter], default: Interpreter) -> tuple[list[Interpreter], bool]:
     """The interpreters a block's `versions=` option names ("" for `default` alone, "all",
@@ -167,17 +186,69 @@ def choose(versions: str, matrix: list[Interpreter], default: Interpreter) -> tu
     return chosen or [default], len(chosen) == len(wanted)
 
 
-def clean_env() -> dict[str, str]:
-    """The build's environment without PYTHON* settings, so examples see Python's defaults.
+# The folders examples may not write: the checkout this engine belongs to (the plugin adds
+# the site's own folder). The sandbox mounts them read-only for the example.
+PROTECTED: list[str] = [str(Path(__file__).resolve().parents[1])]
+SANDBOX = Path(__file__).with_name("sandbox.py")
+# A pids cgroup (cgroup v1, writable as root in CI) bounds the number of processes; where it
+# is missing, the other limits still hold.
+PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
 
-    (The build machine may set PYTHONDONTWRITEBYTECODE, which would silently break a
-    `__pycache__` demonstration.) Pager and terminal are made plain for `help()`.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
-    env.update({"PAGER": "cat", "TERM": "dumb", "COLUMNS": "80", "LC_ALL": "C.UTF-8"})
-    if HELPER_PATH:
-        env["PYTHONPATH"] = os.pathsep.join(HELPER_PATH)
+
+@dataclass(frozen=True)
+class Limits:
+    """What one example may use. Past `output` bytes its output is cut and it is ended."""
+
+    memory: int = 2 << 30  # bytes of address space
+    file_size: int = 64 << 20  # bytes of any one file it writes
+    processes: int = 256
+    output: int = 1 << 20
+
+
+LIMITS = Limits()
+
+
+def plain_env(home: str, tmp: str, helpers: str | None = None) -> dict[str, str]:
+    """The environment examples see: an allow-list, nothing from the build's environment
+    (no tokens or keys, no PYTHON* settings: a build machine's PYTHONDONTWRITEBYTECODE would
+    silently break a `__pycache__` demonstration). Pager and terminal are plain for `help()`."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": tmp,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PAGER": "cat",
+        "TERM": "dumb",
+        "COLUMNS": "80",
+    }
+    if helpers:
+        env["PYTHONPATH"] = helpers
     return env
+
+
+def clean_env() -> dict[str, str]:
+    """The allow-listed environment for the engine's own short runs (probing an interpreter)."""
+    return plain_env(tempfile.gettempdir(), tempfile.gettempdir())
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """Control characters an example wrote, made visible: an escape sequence must not recolour
+    or hide the build log, and a right-to-left override must not reorder a page. C0 controls
+    become their Unicode pictures (ESC is U+241B), bidirectional controls their code point."""
+
+    def show(match: re.Match[str]) -> str:
+        char = match.group()
+        if char == "\x7f":
+            return "\u2421"
+        if ord(char) < 0x20:
+            return chr(0x2400 + ord(char))
+        return f"<U+{ord(char):04X}>"
+
+    return _CONTROL.sub(show, text.replace("\r\n", "\n"))
 
 
 @dataclass(frozen=True)
@@ -188,37 +259,183 @@ class Run:
     returncode: int
     timed_out: bool
     seconds: float
+    flooded: bool = False
+    """It wrote more than Limits.output: its output is cut there and it was ended."""
+    results: str = ""
+    """What a driver (transcript, timing) reported through its own channel."""
 
     @property
     def succeeded(self) -> bool:
-        return self.returncode == 0 and not self.timed_out
+        return self.returncode == 0 and not self.timed_out and not self.flooded
 
 
-def run_child(argv: list[str], stdin: str, timeout: float, workdir: str) -> Run:
-    """Run argv in its own process group so that a timeout kills it and its children."""
-    started = time.perf_counter()
-    with subprocess.Popen(
-        argv,
-        cwd=workdir,
-        env=clean_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    ) as child:
+class Box:
+    """The temporary folders of one example, outside the checkout: `work` (its working
+    folder), `home`, `tmp`, and `helpers` (copies of the helper modules, so that nothing
+    points into the checkout). Removed whole on exit."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="pylive-"))
+        self.work, self.home, self.tmp, self.helpers = (self.base / n for n in ("work", "home", "tmp", "helpers"))
+        for folder in (self.work, self.home, self.tmp, self.helpers):
+            folder.mkdir()
+        for source in HELPER_PATH:
+            for module in Path(source).glob("*.py"):
+                shutil.copyfile(module, self.helpers / module.name)
+
+    def __enter__(self) -> Box:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return plain_env(str(self.home), str(self.tmp), str(self.helpers) if HELPER_PATH else None)
+
+    def run(self, argv: list[str], stdin: str = "", timeout: float = 10.0, results: bool = False) -> Run:
+        """Run argv in this box (see run_sandboxed)."""
+        return run_sandboxed(argv, stdin, timeout, self, results)
+
+
+def _pids_cgroup(limit: int) -> Path | None:
+    try:
+        folder = PIDS_CGROUP / "pylive" / f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+        folder.mkdir(parents=True)
+        (folder / "pids.max").write_text(str(limit))
+        return folder
+    except OSError:
+        return None
+
+
+def _remove_cgroup(folder: Path | None) -> None:
+    for _ in range(100):  # the namespace's processes may take a moment to go
         try:
-            raw, _ = child.communicate(stdin.encode(), timeout=timeout)
-            timed_out = False
+            if folder is not None:
+                folder.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results: bool = False,
+                  limits: Limits | None = None) -> Run:
+    """Run argv in the sandbox (sandbox.py) in `box`, and read what it writes up to the
+    output limit; when it ends, times out or floods, its whole process tree is ended and
+    every wait is bounded. With `results`, a pipe outside the box carries what a driver
+    reports: its file descriptor replaces "{results}" in argv."""
+    limits = limits or LIMITS
+    started = time.perf_counter()
+    stdin_file = box.base / "stdin"
+    stdin_file.write_text(stdin, encoding="utf-8")
+    read_results, write_results = os.pipe() if results else (-1, -1)
+    argv = [a.replace("{results}", str(write_results)) for a in argv]
+    cgroup = _pids_cgroup(limits.processes)
+    settings = {
+        "argv": argv, "cwd": str(box.work), "readonly": sorted(set(PROTECTED)),
+        "fds": [write_results] if results else [], "memory": limits.memory,
+        "file_size": limits.file_size, "cgroup": str(cgroup) if cgroup else None,
+    }
+    with open(stdin_file, "rb") as given:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)],
+            cwd=box.work, env=box.env, stdin=given, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(write_results,) if results else (), start_new_session=True,
+        )
+    assert child.stdout is not None
+    output_fd = child.stdout.fileno()
+    if results:
+        os.close(write_results)
+    streams = {output_fd: bytearray()} | ({read_results: bytearray()} if results else {})
+    caps = {output_fd: limits.output, read_results: 8 * limits.output}
+    try:
+        timed_out, flooded = _read(streams, caps, time.monotonic() + timeout)
+        if timed_out or flooded:
+            _end(child)
+        try:
+            returncode = child.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            raw, _ = child.communicate()
-            timed_out = True
+            _end(child)
+            returncode = child.wait(timeout=5)
+        # The namespace is gone and with it every writer; in the fallback sandbox a stray
+        # writer may still hold a pipe: read what is there, for a moment at most.
+        _read(streams, caps, time.monotonic() + 0.5)
+    finally:
+        child.stdout.close()
+        if results:
+            os.close(read_results)
+        _remove_cgroup(cgroup)
+    output = visible(bytes(streams[output_fd][: limits.output]).decode("utf-8", "replace"))
+    if flooded:
+        output += f"\n[output cut: the example wrote more than {limits.output // 1024} KB]\n"
     return Run(
-        output=raw.decode("utf-8", "replace"),
-        returncode=child.returncode,
+        output=_without_sandbox_notice(output),
+        returncode=returncode,
         timed_out=timed_out,
         seconds=time.perf_counter() - started,
+        flooded=flooded,
+        results=bytes(streams[read_results]).decode("utf-8", "replace") if results else "",
     )
+
+
+FALLBACK_NOTICE = "pylive-sandbox: no namespaces"
+fallback_notices: set[str] = set()
+"""The fallback sandbox's notices, for the build log (the plugin reports them once)."""
+
+
+def _without_sandbox_notice(output: str) -> str:
+    first, _, rest = output.partition("\n")
+    if first.startswith(FALLBACK_NOTICE):
+        fallback_notices.add(first)
+        return rest
+    return output
+
+
+def _read(streams: dict[int, bytearray], caps: dict[int, int], deadline: float) -> tuple[bool, bool]:
+    """Read the streams until all are closed: (timed out, a stream went over its cap)."""
+    with selectors.DefaultSelector() as selector:
+        for fd in streams:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        open_fds = set(streams)
+        while open_fds:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True, False
+            for key, _ in selector.select(left):
+                try:
+                    chunk = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    selector.unregister(key.fd)
+                    open_fds.discard(key.fd)
+                    continue
+                streams[key.fd] += chunk
+                if len(streams[key.fd]) > caps[key.fd]:
+                    return False, True
+    return False, False
+
+
+def _end(child: subprocess.Popen[bytes]) -> None:
+    """End a sandbox and everything in it: SIGTERM lets it kill its namespace; then SIGKILL."""
+    try:
+        child.terminate()
+        child.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def run_child(argv: list[str], stdin: str, timeout: float, results: bool = False) -> Run:
+    """Run argv sandboxed, in a box of its own."""
+    with Box() as box:
+        return box.run(argv, stdin, timeout, results)
 
 
 def _cache_file(*key: object) -> Path | None:
@@ -236,14 +453,24 @@ def _cache_file(*key: object) -> Path | None:
 
 
 def cached(compute: Callable[[], T], kind: type[T], *key: object) -> T:
-    """`compute()`, or its earlier result for the same key; failures are never cached."""
+    """`compute()`, or its earlier result for the same key; failures are never cached.
+
+    An entry is written whole or not at all (a temporary file renamed into place), and an
+    entry that cannot be read back (cut short, from another version of the engine) is a
+    miss: it is computed again, never taken as an empty result."""
     path = _cache_file(kind.__name__, *key)
-    if path is not None and path.exists():
-        return kind(**json.loads(path.read_text(encoding="utf-8")))
+    if path is not None:
+        try:
+            return kind(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            pass
     result = compute()
     if path is not None and getattr(result, "succeeded", False):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(result)), encoding="utf-8")
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp",
+                                         delete=False) as partial:
+            json.dump(asdict(result), partial)
+        os.replace(partial.name, path)
     return result
 
 
@@ -257,7 +484,8 @@ class _EarlyStart:
     """
 
     def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        # Two more threads than cores: a run on WebAssembly mostly waits for its Node process.
+        self.pool = ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 2)
         self.started: dict[str, Future[Any]] = {}
         self.taken = 0
 
@@ -305,10 +533,14 @@ def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> R
     `-u` keeps stdout and stderr in the order they were written.
     """
 
+    runtime = RUNTIMES.get(interpreter.path)
+    if runtime is not None:
+        return cached(lambda: runtime.run_script(code, timeout, helper_files()), Run, code, interpreter, timeout)
+
     def run() -> Run:
-        with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
-            Path(workdir, "example.py").write_text(code, encoding="utf-8")
-            return run_child([interpreter.path, "-u", "example.py"], "", timeout, workdir)
+        with Box() as box:
+            (box.work / "example.py").write_text(code, encoding="utf-8")
+            return box.run([interpreter.path, "-u", "example.py"], "", timeout)
 
     return cached(run, Run, code, interpreter, timeout)
 
@@ -360,14 +592,34 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
     """Type the statements into an interactive interpreter and collect what each one printed."""
     sources = [s.source for s in statements]
 
+    runtime = RUNTIMES.get(interpreter.path)
+    if runtime is not None:
+        def run_there() -> TranscriptRun:
+            outputs, timed_out, error = runtime.run_transcript(sources, timeout, helper_files())
+            return TranscriptRun(outputs=[visible(o) for o in outputs], timed_out=timed_out, error=error)
+
+        return cached(run_there, TranscriptRun, sources, interpreter, timeout)
+
     def run() -> TranscriptRun:
-        with tempfile.TemporaryDirectory(prefix="pylive-") as workdir:
-            results = Path(workdir, ".transcript-results")
-            child = run_child(
-                [interpreter.path, "-u", str(REPL_DRIVER), str(results)], json.dumps(sources), timeout, workdir
-            )
-            outputs = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
-        error = "" if child.timed_out or child.returncode == 0 else child.output
+        # The driver reports through a pipe outside the example's folder: a statement that
+        # empties its folder cannot take the results with it.
+        child = run_child([interpreter.path, "-u", str(REPL_DRIVER), "{results}"], json.dumps(sources), timeout,
+                          results=True)
+        outputs = []
+        for line in child.results.splitlines():
+            try:
+                outputs.append(visible(json.loads(line)))
+            except json.JSONDecodeError:
+                break  # a statement that wrote to the driver's channel: reported below
+        if child.timed_out or child.flooded:
+            error = "" if child.timed_out else child.output
+        elif child.returncode != 0:
+            error = child.output or f"the interpreter exited with code {child.returncode}"
+        elif len(outputs) != len(statements):
+            error = (f"the transcript driver reported {len(outputs)} of {len(statements)} statements "
+                     "(did a statement close or write to its channel?)")
+        else:
+            error = ""
         return TranscriptRun(outputs=outputs, timed_out=child.timed_out, error=error)
 
     return cached(run, TranscriptRun, sources, interpreter, timeout)
@@ -388,14 +640,54 @@ def output_matches(statement: Statement, actual: str) -> bool:
     return _CHECKER.check_output(statement.expected, actual, _FLAGS)
 
 
-def mismatches(statements: list[Statement], run: TranscriptRun) -> list[str]:
-    """One message per statement whose actual output is not the written one."""
+# What `...` in a transcript's written output may stand for on its own: an address, an id
+# or a hash, a version number (hex or decimal digits and dots), or a file path.
+_VARYING = re.compile(r"[0-9a-fA-Fx.]*|\S*/\S*")
+
+
+def _elided(written: str, actual: str) -> list[str] | None:
+    """What each `...` of `written` stood for in `actual` (whitespace normalised as doctest's
+    NORMALIZE_WHITESPACE does); None when they do not match."""
+    written, actual = " ".join(written.split()), " ".join(actual.split())
+    pattern = "(.*?)".join(re.escape(part) for part in written.split("..."))
+    match = re.fullmatch(pattern, actual, re.DOTALL)
+    return list(match.groups()) if match else None
+
+
+def _compared(statement: Statement, actual: str) -> tuple[str, str]:
+    """The written text and the part of the actual output that doctest compares with it."""
+    if statement.exc_msg is None:
+        return statement.expected, actual
+    return statement.exc_msg, re.split(r"\n(?=\S)", actual.rstrip("\n"))[-1] + "\n"
+
+
+def ellipsis_problems(statements: list[Statement], runs: list[TranscriptRun]) -> list[tuple[Statement, str]]:
+    """Each `...` in a written output must stand for what really varies: an address, id,
+    hash, version number or path, or text that differs between the runtimes the transcript
+    ran under. One that hides the same words on every runtime hides a claim: write it out.
+    (In a traceback, the lines between its first and last line are never compared.)"""
+    problems = []
+    for index, statement in enumerate(statements):
+        written = statement.expected if statement.exc_msg is None else statement.exc_msg
+        if "..." not in written:
+            continue
+        seen = [_elided(*_compared(statement, run.outputs[index])) for run in runs if index < len(run.outputs)]
+        seen = [groups for groups in seen if groups is not None]
+        for position in range(written.count("...")):
+            texts = {groups[position] for groups in seen if position < len(groups)}
+            if len(texts) == 1 and not _VARYING.fullmatch(text := texts.pop()):
+                problems.append((statement, f"'...' stands for {text!r}, the same on every runtime: write it out"))
+    return problems
+
+
+def mismatches(statements: list[Statement], run: TranscriptRun) -> list[tuple[Statement, str]]:
+    """Each statement whose actual output is not the written one, with what differs."""
     problems = []
     for statement, actual in zip(statements, run.outputs):
         if not output_matches(statement, actual):
-            problems.append(
-                f"line {statement.line}: {statement.prompted.splitlines()[0]}\n"
+            problems.append((statement,
+                f"{statement.prompted.splitlines()[0]}\n"
                 f"  expected: {statement.expected.rstrip() or '(nothing)'!r}\n"
                 f"  got:      {actual.rstrip() or '(nothing)'!r}"
-            )
+            ))
     return problems

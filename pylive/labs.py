@@ -36,7 +36,10 @@ import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs_jupyter import convert
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+
+from pylive import engine
 
 log = logging.getLogger("mkdocs.hooks.labs")
 
@@ -68,12 +71,35 @@ def _nb2html(nb_path, execute=False, kernel_name="", allow_errors=True, **option
 
 # -- execution ------------------------------------------------------------------------
 
+class SandboxedKernelManager(KernelManager):
+    """A kernel started inside the engine's sandbox (pylive/sandbox.py), like every example:
+    an allow-listed environment, the checkout read-only, limits, and its whole process tree
+    ended with it. `box` is set before the kernel starts."""
+
+    box: engine.Box | None = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        # Inside the sandbox the kernel's parent is the namespace's PID 1, not the build:
+        # ipykernel would take that for its parent's death and exit at once (1 turns the watch off).
+        argv = [*super().format_kernel_cmd(extra_arguments), "--IPKernelApp.parent_handle=1"]
+        settings = {
+            "argv": argv, "cwd": str(self.box.work), "readonly": sorted(set(engine.PROTECTED)), "fds": [],
+            "memory": engine.LIMITS.memory, "file_size": engine.LIMITS.file_size, "cgroup": None,
+        }
+        return [sys.executable, "-I", "-S", str(engine.SANDBOX), json.dumps(settings)]
+
+
 def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CELL_TIMEOUT):
-    """Run every cell in a fresh kernel, in a temporary folder; PluginError names the cell."""
+    """Run every cell in a fresh sandboxed kernel, in a temporary folder; PluginError names
+    the cell."""
     running = {"index": None}
-    with tempfile.TemporaryDirectory(prefix="lab-run-") as workdir:
+    with engine.Box() as box:
+        workdir = str(box.work)
+        manager = SandboxedKernelManager(kernel_name=kernel_name or "python3")
+        manager.box = box
         client = NotebookClient(
             notebook,
+            km=manager,
             timeout=timeout,
             kernel_name=kernel_name,
             allow_errors=allow_errors,
@@ -82,8 +108,8 @@ def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CEL
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport banner in the log
             on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
         )
-        try:  # temporary files the notebook makes go in the same folder, removed with it
-            client.execute(env={**os.environ, "TMPDIR": workdir})
+        try:  # the kernel sees only the allow-listed environment of every example
+            client.execute(env=box.env)
         except Exception as error:
             raise PluginError(_failure(name, notebook, running["index"], error, timeout)) from None
     return notebook
@@ -102,14 +128,19 @@ def _failure(name, notebook, index, error, timeout):
 def _cached_run(notebook, nb_path, kernel_name, allow_errors):
     name = os.path.relpath(nb_path)
     cache = _cache_file(notebook, kernel_name)
-    if cache is not None and cache.exists():
-        return nbformat.reads(cache.read_text(encoding="utf-8"), as_version=4)
+    if cache is not None:
+        try:  # an entry cut short (a killed `make serve`) is a miss
+            return nbformat.reads(cache.read_text(encoding="utf-8"), as_version=4)
+        except Exception:  # noqa: BLE001 - nbformat raises several kinds
+            pass
     started = time.perf_counter()
     notebook = run_notebook(notebook, name, kernel_name, allow_errors)
     log.info(f"labs: ran {name} in {time.perf_counter() - started:.1f} s")
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(nbformat.writes(notebook), encoding="utf-8")
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(nbformat.writes(notebook), encoding="utf-8")
+        os.replace(partial, cache)  # whole or not at all
     return notebook
 
 

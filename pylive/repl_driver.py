@@ -1,10 +1,11 @@
 """Type statements into an interactive console, as a reader would at the `>>>` prompt.
 
-Run by the engine as `python repl_driver.py RESULTS` under the interpreter being shown,
+Run by the engine as `python repl_driver.py FD` under the interpreter being shown,
 so it uses the standard library only and runs on every CPython from 3.8 on. The
 statements come as a JSON list on stdin; after each one, the text it printed (its
-echoed value, its print calls, its traceback) is appended to RESULTS as a JSON line,
-so a statement that hangs still leaves the earlier results behind.
+echoed value, its print calls, its traceback) is written as a JSON line to the file
+descriptor FD, a pipe the engine reads outside the example's folder, so a statement that
+hangs still leaves the earlier results behind.
 """
 
 import code
@@ -17,7 +18,7 @@ import sys
 def main() -> None:
     statements = json.load(sys.stdin)
     console = code.InteractiveConsole(locals={"__name__": "__main__", "__doc__": None}, filename="<stdin>")
-    with open(sys.argv[1], "w", encoding="utf-8") as results:
+    with open(int(sys.argv[1]), "w", encoding="utf-8") as results:
         for source in statements:
             written = io.StringIO()
             with contextlib.redirect_stdout(written), contextlib.redirect_stderr(written):

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import statistics
-import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,12 +158,12 @@ def measure(
     }
 
     def run() -> TimingRun:
-        with tempfile.TemporaryDirectory(prefix="pylive-timeit-") as workdir:
-            results = Path(workdir, ".timing-results")
-            argv = [interpreter.path, "-u", str(DRIVER), str(results)]
-            child = engine.run_child(argv, json.dumps(request), timeout, workdir)
-            done = child.succeeded and results.exists()
-            found = json.loads(results.read_text(encoding="utf-8")) if done else {}
+        argv = [interpreter.path, "-u", str(DRIVER), "{results}"]
+        child = engine.run_child(argv, json.dumps(request), timeout, results=True)
+        try:
+            found = json.loads(child.results) if child.succeeded else {}
+        except json.JSONDecodeError:
+            found = {}
         return TimingRun(
             results=found.get("results", []),
             stamp=found.get("stamp", {}),

@@ -1,6 +1,6 @@
 """Time statements with the standard `timeit` module, inside the interpreter being measured.
 
-Run by the engine as `python timing_driver.py RESULTS` under the interpreter whose speed
+Run by the engine as `python timing_driver.py FD` under the interpreter whose speed
 the page shows, so it uses the standard library only and runs on every CPython from 3.8
 on. The plan comes as JSON on stdin:
 
@@ -13,8 +13,9 @@ pickled by name, as in a program. Its names are then imported into each timed fu
 (`from pylive_setup import data, f`), so a statement reads them as fast locals, exactly
 as `python -m timeit -s "data = ..."` would.
 
-The results (one entry per statement, then the machine's stamp) are written to RESULTS
-as JSON. A statement's own prints go to stdout, which the engine keeps for error reports.
+The results (one entry per statement, then the machine's stamp) are written as
+JSON to the file descriptor FD, a pipe the engine reads outside the working folder (a
+statement or setup cannot overwrite them). A statement's own prints go to stdout, which the engine keeps for error reports.
 """
 
 import json
@@ -164,7 +165,7 @@ def main():
     results = [
         {"label": label, "number": n, "times": t} for (label, _), n, t in zip(plan["statements"], numbers, times)
     ]
-    with open(sys.argv[1], "w", encoding="utf-8") as out:
+    with open(int(sys.argv[1]), "w", encoding="utf-8") as out:
         json.dump({"results": results, "stamp": stamp(), "elapsed": elapsed}, out)
 
 
