@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# CPython 3.14 and 3.15 on WebAssembly (package.json): npm installs them from the lock file.
+NODE_STAMP := node_modules/.package-lock.json
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: serve test build bench clean
@@ -14,22 +16,27 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-## Serve the site on http://127.0.0.1:8000, rebuilding pages as they change: only the
-## edited page (--dirty), with example results cached by code and interpreter.
-serve: $(STAMP)
-	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 $(BIN)/mkdocs serve --dirty --dev-addr 127.0.0.1:8000
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed (CPython 3.14 and 3.15 run on WebAssembly under Node)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Serve the site on http://127.0.0.1:8000, rebuilding as files change: only the edited
+## page (--dirty), with example results cached by code and interpreter (mkdocs.serve.yml).
+serve: $(STAMP) $(NODE_STAMP)
+	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 $(BIN)/mkdocs serve -f mkdocs.serve.yml --dirty --dev-addr 127.0.0.1:8000
 
 ## Run the whole test suite (page code, transcripts, snippets, engine, strict build, browser).
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 ## The strict build into site/, exactly as CI does it (no cache).
-build: $(STAMP)
+build: $(STAMP) $(NODE_STAMP)
 	$(BIN)/mkdocs build --strict
 
 ## Time a clean build, a build with execution off, and an edit shown by `make serve`.
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/bench_build.py
 
 clean:
-	rm -rf site .cache
+	rm -rf site .cache node_modules

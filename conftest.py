@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 from pytest_markdown_docs._runners import _Runner, register_runner
 from pytest_markdown_docs.definitions import FenceTestDefinition
 
-from pylive import engine, fences
+from pylive import engine, fences, runtimes
 
 ROOT = Path(__file__).resolve().parent
 # The fixture site's pages are inputs of tests/test_bad_input.py, not pages of this site.
@@ -47,9 +48,22 @@ def _fence_at(path: Path, line: int) -> fences.Fence | None:
     return next((f for f in fences.scan(path.read_text(encoding="utf-8")) if f.line == line), None)
 
 
+@cache
+def version_matrix() -> tuple[engine.Interpreter, ...]:
+    """The build's version matrix: native CPythons, and CPython on WebAssembly for the rest."""
+    return tuple(runtimes.version_matrix([], "3.10", ROOT))
+
+
 def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
-    """The interpreters a fence asks for with versions=, as the build chooses them."""
-    return engine.choose(fence.options.get("versions", ""), engine.discover(), engine.build_interpreter())[0]
+    """The interpreters a fence asks for with versions=, as the build chooses them, less
+    those that lack what it declares it needs (the build shows it as not run there)."""
+    needs = {n.strip() for n in fence.options.get("needs", "").split(",") if n.strip()}
+    chosen = engine.choose(fence.options.get("versions", ""), list(version_matrix()), engine.build_interpreter())[0]
+    return [i for i in chosen if not needs & i.lacks]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    runtimes.close()  # the WebAssembly runtimes' Node processes
 
 
 class FenceFailed(Exception):

@@ -190,6 +190,7 @@ def choose(versions: str, matrix: list[Interpreter], default: Interpreter) -> tu
 # the site's own folder). The sandbox mounts them read-only for the example.
 PROTECTED: list[str] = [str(Path(__file__).resolve().parents[1])]
 SANDBOX = Path(__file__).with_name("sandbox.py")
+STAND_IN_ROOT = "/tmp"  # outputs name an example's folders /tmp/example, /tmp/example-home...
 # A pids cgroup (cgroup v1, writable as root in CI) bounds the number of processes; where it
 # is missing, the other limits still hold.
 PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
@@ -293,6 +294,14 @@ class Box:
     def env(self) -> dict[str, str]:
         return plain_env(str(self.home), str(self.tmp), str(self.helpers) if HELPER_PATH else None)
 
+    def stand_ins(self, text: str) -> str:
+        """The box's random folder names replaced by the fixed names the about page explains,
+        so that an output says the same on every run and no build machine shows in it."""
+        for folder, name in ((self.work, "example"), (self.home, "example-home"), (self.tmp, "example-tmp"),
+                             (self.helpers, "example-helpers"), (self.base, "example-box")):
+            text = text.replace(str(folder), f"{STAND_IN_ROOT}/{name}")
+        return text
+
     def run(self, argv: list[str], stdin: str = "", timeout: float = 10.0, results: bool = False) -> Run:
         """Run argv in this box (see run_sandboxed)."""
         return run_sandboxed(argv, stdin, timeout, self, results)
@@ -371,12 +380,12 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
     if flooded:
         output += f"\n[output cut: the example wrote more than {limits.output // 1024} KB]\n"
     return Run(
-        output=_without_sandbox_notice(output),
+        output=box.stand_ins(_without_sandbox_notice(output)),
         returncode=returncode,
         timed_out=timed_out,
         seconds=time.perf_counter() - started,
         flooded=flooded,
-        results=bytes(streams[read_results]).decode("utf-8", "replace") if results else "",
+        results=box.stand_ins(bytes(streams[read_results]).decode("utf-8", "replace")) if results else "",
     )
 
 

@@ -30,6 +30,8 @@ class Fence:
     options: dict[str, str] = field(default_factory=dict)
     body: str = ""
     braces: bool = False
+    closed: bool = True
+    """False when the page ends before the fence's closing line."""
 
     @property
     def runs(self) -> bool:
@@ -83,7 +85,7 @@ def scan(markdown: str, first_line: int = 1) -> list[Fence]:
             line = lines[index]
             body.append(line[len(indent):] if line.startswith(indent) else line.lstrip())
             index += 1
-        fences.append(Fence(opening_line, indent, lang, options, "\n".join(body), braces))
+        fences.append(Fence(opening_line, indent, lang, options, "\n".join(body), braces, index < len(lines)))
         index += 1
     return fences
 
@@ -107,17 +109,31 @@ def unaccounted(markdown: str, first_line: int = 1) -> list[Fence]:
     return [f for f in scan(markdown, first_line) if f.lang not in EXECUTED and not f.options.get("norun")]
 
 
+def _include_problem(target: str, base: Path) -> str | None:
+    name, _, section = target.partition(":")
+    path = base / name
+    if not path.is_file():
+        return f"included file {name!r} does not exist"
+    if section and not section.replace(":", "").isdigit():
+        text = path.read_text(encoding="utf-8")
+        if f"[start:{section}]" not in text or f"[end:{section}]" not in text:
+            return f"{name!r} has no section {section!r}"
+    return None
+
+
 def missing_includes(fence: Fence, base: Path) -> list[tuple[int, str]]:
     """What is wrong with a fence's `--8<--` includes (a missing file or section), by page line."""
+    found = ((line, _include_problem(target, base)) for line, target in fence.includes)
+    return [(line, problem) for line, problem in found if problem]
+
+
+def broken_includes(markdown: str, base: Path) -> list[tuple[int, str]]:
+    """Every `--8<--` include line of a page, in a fence or in prose, that names a missing
+    file or section: (0-based index of the line, what is wrong)."""
     problems = []
-    for line, target in fence.includes:
-        name, _, section = target.partition(":")
-        path = base / name
-        if not path.is_file():
-            problems.append((line, f"included file {name!r} does not exist"))
-            continue
-        if section and not section.replace(":", "").isdigit():
-            text = path.read_text(encoding="utf-8")
-            if f"[start:{section}]" not in text or f"[end:{section}]" not in text:
-                problems.append((line, f"{name!r} has no section {section!r}"))
+    for index, text in enumerate(markdown.split("\n")):
+        match = _INCLUDE.match(text)
+        problem = _include_problem(match["target"], base) if match else None
+        if problem:
+            problems.append((index, problem))
     return problems

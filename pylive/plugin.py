@@ -16,11 +16,16 @@ build fails) that starts with the page and line of the fence.
 from __future__ import annotations
 
 import datetime
+import difflib
+import functools
+import html
 import logging
+import re
 import os
 import platform
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +35,9 @@ from mkdocs.config import config_options
 from mkdocs.config.base import Config
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
-from pymdownx.superfences import SuperFencesException, highlight_validator
+from pymdownx.superfences import highlight_validator
 
-from pylive import engine, fences, links, timing
+from pylive import engine, fences, links, runtimes, timing, wasm
 
 log = logging.getLogger("mkdocs.plugins.pylive")
 
@@ -44,6 +49,67 @@ PYCON_OPTIONS = {"loc", "versions", "timeout", "needs"}
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
 TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout"}
+
+
+def _needs(options: dict[str, str]) -> set[str]:
+    return {n.strip() for n in options.get("needs", "").split(",") if n.strip()}
+
+
+def _not_run(interpreter: engine.Interpreter, missing: set[str]) -> str:
+    """What a runtime's tab says instead of an output it could not produce."""
+    return (f'!!! info "Not run on {interpreter.label}"\n\n    This example needs '
+            f"{' and '.join(sorted(missing))}, which {interpreter.label} does not have.\n")
+
+
+def _range_label(interpreters: list[engine.Interpreter]) -> str:
+    """`CPython 3.10.13 – 3.15.0rc1 · native and WebAssembly`: who printed one shared output."""
+    first, last = interpreters[0], interpreters[-1]
+    platforms = " and ".join(dict.fromkeys(i.platform for i in interpreters))
+    return f"{first.implementation} {first.version} – {last.version} · {platforms}"
+
+
+def _changed_lines(before: str, after: str) -> list[int]:
+    """1-based numbers of the lines of `after` that are not in `before` (difflib)."""
+    old, new = before.rstrip("\n").split("\n"), after.rstrip("\n").split("\n")
+    changed = []
+    for tag, _, _, start, end in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            changed.extend(range(start + 1, end + 1))
+    return changed
+
+
+def _failure_box(messages: list[str]) -> str:
+    """An unmistakable error box with the build's messages, shown where the example is
+    (`mkdocs serve` keeps serving the page; the strict build fails on the same messages)."""
+    return ('<div class="admonition failure pylive-failure"><p class="admonition-title">'
+            "This example failed when the site was built</p>"
+            f"<pre><code>{html.escape(chr(10).join(messages))}</code></pre></div>\n")
+
+
+def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
+    """A fence formatter that never lets an exception reach pymdownx.superfences (which would
+    swallow it and print the fence as raw text): bad options and our own errors become a
+    warning that starts with the page and line, and an error box on the page."""
+
+    @functools.wraps(formatter)
+    def format(self: LivePlugin, src: str, language: str, css_class: str, options: dict, md: Markdown,
+               **kwargs: Any) -> str:
+        loc = options.get("loc", "?")
+        failures: list[str] = []
+        options["failures"] = failures
+        try:
+            if options.get("problems"):
+                for problem in options["problems"]:
+                    self._warn(failures, loc, problem)
+                shown = self._convert(md, code_block(language, src))
+            else:
+                shown = formatter(self, src, language, css_class, options, md, **kwargs)
+        except Exception as error:  # noqa: BLE001 - reported with the page and line, never raised
+            self._warn(failures, loc, f"the {language} fence could not be rendered: {type(error).__name__}: {error}")
+            shown = self._convert(md, code_block("text", src))
+        return (_failure_box(failures) if failures else "") + shown
+
+    return format
 
 
 class LivePluginConfig(Config):
@@ -67,7 +133,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self.build_python = engine.build_interpreter()
         explicit = _env_list("PYLIVE_INTERPRETERS", os.pathsep) or self.config.interpreters
         try:
-            self.matrix = engine.discover(explicit, self.config.min_version)
+            self.matrix = runtimes.version_matrix(explicit, self.config.min_version,
+                                                  Path(config["config_file_path"]).parent)
         except engine.EngineError as error:
             raise PluginError(str(error)) from error
         required = _env_list("PYLIVE_REQUIRE_VERSIONS", ",") or self.config.require_versions
@@ -79,11 +146,14 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             )
         self.base_dir = Path(config["config_file_path"]).parent
         engine.HELPER_PATH[:] = [str((self.base_dir / p).resolve()) for p in self.config.pythonpath]
+        if str(self.base_dir.resolve()) not in engine.PROTECTED:  # examples never write the site's folder
+            engine.PROTECTED.append(str(self.base_dir.resolve()))
         # PYLIVE_EXECUTE=0 shows every example's source and runs none: only for measuring
         # what the rest of the build costs (scripts/bench_build.py); never for publishing.
         self.execute = os.environ.get("PYLIVE_EXECUTE", "1") != "0"
         self.examples_run = 0
         self._nested = 0
+        self._bodies: dict[str, str] = {}  # "docs/page.md:LINE" -> the fence's text on the page
         self.links = links.LinkChecker()
         self.seconds_running = 0.0
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
@@ -114,8 +184,14 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             for fence in fences.scan(file.content_string):
                 if not fence.runs or fence.includes or fence.lang not in ("python", "py", "pycon"):
                     continue
-                timeout = float(fence.options.get("timeout", self.config.timeout))
+                try:
+                    timeout = float(fence.options.get("timeout", self.config.timeout))
+                except ValueError:
+                    continue  # reported with its page and line when the page renders
+                needs = _needs(fence.options)
                 for interpreter in engine.choose(fence.options.get("versions", ""), self.matrix, self.build_python)[0]:
+                    if needs & interpreter.lacks:
+                        continue
                     if fence.lang != "pycon":
                         engine.start_script(fence.body, interpreter, timeout)
                         continue
@@ -129,21 +205,38 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         engine.early.wait()  # timings, measured while pages render, get quiet cores
         return nav
 
+    def on_env(self, env: Any, config: Any, files: Any) -> Any:
+        """A `--dirty` rebuild reads only the edited pages; read the others' sources too, so
+        that the navigation and footer name them instead of showing "None"."""
+        for file in files.documentation_pages():
+            page = file.page
+            if page is not None and page.markdown is None and file.src_uri.endswith(".md"):
+                page.read_source(config)
+        return env
+
     def on_page_markdown(self, markdown: str, page: Any, config: Any, files: Any) -> str:
         where = f"docs/{page.file.src_uri}"
         source = page.file.content_string
         first_line = links.first_line_of(markdown, source)
         self.links.page_markdown(page.file.src_uri, markdown, source, files)
+        scanned = fences.scan(markdown, first_line)
+        for fence in scanned:
+            if not fence.closed:
+                log.warning(f"{where}:{fence.line}: this fence is never closed: close it (until then the rest of "
+                            "the page is code, and no example after it runs)")
         for fence in fences.unaccounted(markdown, first_line):
             log.warning(
                 f'{where}:{fence.line}: a ```{fence.lang or "(no language)"} fence is neither run nor '
                 'marked norun="reason"'
             )
-        problems = [f"{where}:{line}: {problem}" for f in fences.scan(markdown, first_line)
-                    for line, problem in fences.missing_includes(f, self.base_dir)]
-        if problems:
-            raise PluginError("\n".join(problems))
-        return fences.annotate(markdown, where, first_line)
+        # A missing include is reported here, with its line, and taken out of the page: left
+        # in, pymdownx.snippets would stop the build with a traceback that names no line.
+        lines = markdown.split("\n")
+        for index, problem in fences.broken_includes(markdown, self.base_dir):
+            log.warning(f"{where}:{index + first_line}: {problem}")
+            lines[index] = lines[index].replace("--8<--", "(missing include)")
+        self._bodies.update((f"{where}:{f.line}", f.body.rstrip("\n")) for f in scanned)
+        return fences.annotate("\n".join(lines), where, first_line)
 
     def on_page_content(self, html: str, page: Any, config: Any, files: Any) -> str:
         self.links.page_content(page.file.src_uri, html)
@@ -158,6 +251,9 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             f"in {self.seconds_running:.1f} s of child-process time"
         )
 
+    def on_shutdown(self) -> None:
+        runtimes.close()
+
     def _convert(self, md: Markdown, text: str, stash: dict[str, str] | None = None) -> str:
         """Render generated Markdown; the code blocks in it are only highlighted, never run.
         `stash` maps placeholders to HTML put in after conversion (a chart's SVG)."""
@@ -169,15 +265,42 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     # -- options ---------------------------------------------------------------------
 
-    def _check_options(self, language: str, inputs: dict[str, str], allowed: set[str]) -> str:
-        loc = inputs.get("loc", "?")
+    @staticmethod
+    def _problems(language: str, inputs: dict[str, str], allowed: set[str]) -> list[str]:
+        """What is wrong with a fence's options, each said so that the writer can fix it."""
+        problems = []
         unknown = sorted(set(inputs) - allowed)
         if unknown:
-            raise SuperFencesException(f"{loc}: unknown option(s) {', '.join(unknown)} on a {language} fence")
+            problems.append(f"unknown option(s) {', '.join(unknown)} on a {language} fence "
+                            f"(it takes {', '.join(sorted(allowed - {'loc'}))})")
         needs = {n.strip() for n in inputs.get("needs", "").split(",") if n.strip()}
         if needs - NEEDS:
-            raise SuperFencesException(f"{loc}: needs= takes {', '.join(sorted(NEEDS))}, not {', '.join(sorted(needs - NEEDS))}")
-        return loc
+            problems.append(f"needs= takes {', '.join(sorted(NEEDS))}, not {', '.join(sorted(needs - NEEDS))}")
+        for name, kind in (("timeout", float), ("returncode", int), ("budget", float), ("repeat", int), ("number", int)):
+            if name in inputs and name in allowed:
+                try:
+                    value = kind(inputs[name])
+                except ValueError:
+                    problems.append(f"{name}= takes {'a whole number' if kind is int else 'a number'}, not {inputs[name]!r}")
+                    continue
+                if name in ("timeout", "budget") and value <= 0 or name in ("repeat", "number") and value < 1:
+                    problems.append(f"{name}= must be {'positive' if kind is float else 'at least 1'}, not {inputs[name]!r}")
+        return problems
+
+    def _warn(self, failures: list[str] | None, loc: str, message: str) -> None:
+        """A warning (the strict build fails on it) that starts with the page and line."""
+        text = f"{loc}: {message}"
+        log.warning(text)
+        if failures is not None:
+            failures.append(text)
+
+    def _page_line(self, loc: str, src: str, line_in_block: int | None) -> str:
+        """`docs/page.md:LINE` for a line of a fence's body, when the page's text of the fence
+        is the code that ran (no includes); otherwise the fence's own line."""
+        page, _, first = loc.rpartition(":")
+        if line_in_block is None or not first.isdigit() or self._bodies.get(loc) != src.rstrip("\n"):
+            return loc
+        return f"{page}:{int(first) + line_in_block}"
 
     def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
         chosen, complete = engine.choose(versions, self.matrix, self.build_python)
@@ -189,31 +312,35 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     def _validate_python(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
             return False
-        loc = self._check_options(language, inputs, PYTHON_OPTIONS)
+        problems = self._problems(language, inputs, PYTHON_OPTIONS)
         source = inputs.get("source", "above")
         output = inputs.get("output", "text")
-        if source not in SOURCE_PLACES or output not in OUTPUT_KINDS:
-            raise SuperFencesException(f"{loc}: source= takes {sorted(SOURCE_PLACES)}, output= takes {sorted(OUTPUT_KINDS)}")
-        options.update(
-            loc=loc,
-            source=source,
-            output=output,
-            title=inputs.get("title", ""),
-            interpreters=self._interpreters(loc, inputs.get("versions", "")),
-            timeout=float(inputs.get("timeout", self.config.timeout)),
-            returncode=int(inputs.get("returncode", "0")),
-        )
-        return True
+        if source not in SOURCE_PLACES:
+            problems.append(f"source= takes {', '.join(sorted(SOURCE_PLACES))}, not {source!r}")
+        if output not in OUTPUT_KINDS:
+            problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs))
+        if not problems:
+            options.update(
+                source=source,
+                output=output,
+                title=inputs.get("title", ""),
+                interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
+                timeout=float(inputs.get("timeout", self.config.timeout)),
+                returncode=int(inputs.get("returncode", "0")),
+            )
+        return True  # a bad fence is still ours: it renders as an error, never as raw text
 
     def _validate_pycon(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
             return False
-        loc = self._check_options(language, inputs, PYCON_OPTIONS)
-        options.update(
-            loc=loc,
-            interpreters=self._interpreters(loc, inputs.get("versions", "")),
-            timeout=float(inputs.get("timeout", self.config.timeout)),
-        )
+        problems = self._problems(language, inputs, PYCON_OPTIONS)
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs))
+        if not problems:
+            options.update(
+                interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
+                timeout=float(inputs.get("timeout", self.config.timeout)),
+            )
         return True
 
     def _validate_build_info(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
@@ -222,27 +349,19 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     def _validate_timeit(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
             return False
-        loc = self._check_options(language, inputs, TIMEIT_OPTIONS)
-        try:
-            budget = float(inputs.get("budget", timing.DEFAULT_BUDGET))
-            repeat = int(inputs.get("repeat", timing.DEFAULT_REPEAT))
-            number = int(inputs["number"]) if "number" in inputs else None
-            timeout = float(inputs.get("timeout", self.config.timeout))
-        except ValueError as error:
-            raise SuperFencesException(f"{loc}: budget=, repeat=, number= and timeout= take numbers ({error})") from error
-        if budget <= 0 or repeat < 1 or (number is not None and number < 1):
-            raise SuperFencesException(f"{loc}: budget= must be positive, repeat= and number= at least 1")
-        options.update(
-            loc=loc,
-            title=inputs.get("title", ""),
-            setup=inputs.get("setup", ""),
-            expect=inputs.get("expect", ""),
-            interpreters=self._interpreters(loc, inputs.get("versions", "")),
-            budget=budget,
-            repeat=repeat,
-            number=number,
-            timeout=timeout,
-        )
+        problems = self._problems(language, inputs, TIMEIT_OPTIONS)
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs))
+        if not problems:
+            options.update(
+                title=inputs.get("title", ""),
+                setup=inputs.get("setup", ""),
+                expect=inputs.get("expect", ""),
+                interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
+                budget=float(inputs.get("budget", timing.DEFAULT_BUDGET)),
+                repeat=int(inputs.get("repeat", timing.DEFAULT_REPEAT)),
+                number=int(inputs["number"]) if "number" in inputs else None,
+                timeout=float(inputs.get("timeout", self.config.timeout)),
+            )
         return True
 
     def _validate_other(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
@@ -251,7 +370,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         reason = inputs.pop("norun", None)
         loc = inputs.pop("loc", "?")
         if reason is not None and not reason.strip():
-            raise SuperFencesException(f'{loc}: norun needs a reason, as in norun="starts a server"')
+            self._warn(loc, 'norun needs a reason, as in norun="starts a server"')
         return highlight_validator(language, inputs, options, attrs, md)
 
     # -- rendering -------------------------------------------------------------------
@@ -263,31 +382,46 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self.seconds_running += sum(getattr(r, "seconds", 0.0) for r in results)
         return results
 
-    def _versions_view(self, blocks: list[tuple[engine.Interpreter, str]], outputs: list[str]) -> str:
-        """One output, or tabs labelled with each exact version and a note when they differ."""
-        if len(blocks) == 1:
-            return blocks[0][1]
-        tabs = tabbed(*((interpreter.label, block) for interpreter, block in blocks))
-        labels = ", ".join(i.version for i, _ in blocks)
-        if len(set(outputs)) == 1:
-            note = f'!!! success "Same output on CPython {labels}"'
-        else:
-            note = f'!!! warning "The output differs between CPython versions ({labels}): compare the tabs"'
-        return f"{note}\n\n{tabs}"
+    def _versions_view(self, results: list[tuple[engine.Interpreter, str | None]], needs: set[str],
+                       render: Callable[[str, str, list[int]], str]) -> str:
+        """The outputs of one example under each runtime (None: not run there, for want of
+        `needs`). `render(label, output, changed lines)` draws one. When every runtime
+        printed the same, one output labelled with the range of versions; otherwise tabs,
+        oldest first, each marking the lines that changed from the tab before it."""
+        results = sorted(results, key=lambda result: result[0].version_key)
+        ran = [(interpreter, output) for interpreter, output in results if output is not None]
+        if len(results) > 1 and len(ran) == len(results) and len({output for _, output in ran}) == 1:
+            return render(_range_label([interpreter for interpreter, _ in ran]), ran[0][1], [])
+        tabs, previous = [], None
+        for interpreter, output in results:
+            if output is None:
+                tabs.append((interpreter.label, _not_run(interpreter, needs & interpreter.lacks)))
+                continue
+            changed = _changed_lines(previous, output) if previous is not None else []
+            tabs.append((interpreter.label, render(interpreter.label, output, changed)))
+            previous = output
+        if len(tabs) == 1:
+            return tabs[0][1]
+        note = ('!!! info "The output differs between versions"\n\n    Compare the tabs: the lines '
+                "that changed from the tab before are highlighted.")
+        return f"{note}\n\n{tabbed(*tabs)}"
 
+    @_guarded
     def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         if not self.execute:
             return self._convert(md, code_block("python", src))
-        interpreters = options["interpreters"]
+        interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
-        blocks = []
-        for interpreter, run in zip(interpreters, runs):
-            label = f"Output · {interpreter.label}"
+        results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
+        results += [(i, None) for i in options["interpreters"] if options["needs"] & i.lacks]
+
+        def render(label: str, output: str, changed: list[int]) -> str:
             if options["output"] in ("markdown", "html"):
-                blocks.append((interpreter, f"{run.output}\n\n<small class=\"pylive-stamp\">{label}</small>"))
-            else:
-                blocks.append((interpreter, code_block("text", run.output.rstrip("\n") or "(no output)", title=label)))
-        view = self._versions_view(blocks, [r.output for r in runs])
+                return f"{output}\n\n<small class=\"pylive-stamp\">Output · {label}</small>"
+            marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
+            return code_block("text", output.rstrip("\n") or "(no output)", title=f"Output · {label}", **marks)
+
+        view = self._versions_view(results, options["needs"], render)
         if options["source"] != "none":
             extra = {"title": options["title"]} if options["title"] else {}
             view = add_source(source=src, location=options["source"], output=view, language="python",
@@ -296,41 +430,66 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def _run_python_block(self, src: str, options: dict, interpreter: engine.Interpreter) -> engine.Run:
         run = engine.run_script(src, interpreter, options["timeout"])
-        where = f"{options['loc']}: python block under {interpreter.label}"
+        what = f"python block under {interpreter.label}"
+        loc, failures = options["loc"], options["failures"]
         if run.timed_out:
-            log.warning(f"{where} did not finish within {options['timeout']:g} s (timeout=)")
+            self._warn(failures, loc, f"{what} did not finish within {options['timeout']:g} s: make it quicker, "
+                                      "or give it more time with timeout=")
+        elif run.flooded:
+            self._warn(failures, loc, f"{what} wrote more than {engine.LIMITS.output // 1024} KB: print less")
+        elif run.returncode != options["returncode"] and interpreter.lacks and wasm.lacking(run.output):
+            need = wasm.lacking(run.output)
+            self._warn(failures, loc, f"{what} failed for want of {need}: if the example relies on it, "
+                                      f'say so with needs="{need}" (that runtime then shows it was not run)')
         elif run.returncode != options["returncode"]:
-            log.warning(f"{where} exited with code {run.returncode}, expected {options['returncode']}:\n{run.output}")
+            lines = run.output.rstrip("\n").split("\n")
+            at = [int(m[1]) for m in re.finditer(r'File "[^"\n]*example\.py", line (\d+)', run.output)]
+            where = self._page_line(loc, src, at[-1] if at else None)
+            self._warn(failures, where, f"{what} exited with code {run.returncode}, expected {options['returncode']}: "
+                                        f"{lines[-1]}\n{run.output}")
         elif not run.output.strip() and options["output"] != "none":
-            log.warning(f'{where} printed nothing: show what it does, or say output="none"')
+            self._warn(failures, loc, f'{what} printed nothing: show what it does, or say output="none"')
         return run
 
+    @_guarded
     def _format_pycon(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         if not self.execute:
             return self._convert(md, code_block("pycon", src))
-        loc = options["loc"]
+        loc, failures = options["loc"], options["failures"]
         try:
             statements = engine.parse_transcript(src)
         except engine.EngineError as error:
-            log.warning(f"{loc}: {error}")
+            self._warn(failures, loc, str(error))
             return self._convert(md, code_block("pycon", src))
-        interpreters = options["interpreters"]
+        interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
-        blocks = []
+        results: list[tuple[engine.Interpreter, str | None]] = []
         for interpreter, run in zip(interpreters, runs):
-            where = f"{loc}: transcript under {interpreter.label}"
+            what = f"transcript under {interpreter.label}"
             if run.timed_out:
                 hung = statements[len(run.outputs)] if len(run.outputs) < len(statements) else statements[-1]
-                log.warning(f"{where}: the statement at line {hung.line} did not finish within {options['timeout']:g} s")
+                self._warn(failures, self._page_line(loc, src, hung.line),
+                           f"{what}: this statement did not finish within {options['timeout']:g} s")
             elif run.error:
-                log.warning(f"{where} could not run:\n{run.error}")
-            for problem in engine.mismatches(statements, run):
-                log.warning(f"{where}: the written output is not what Python printed, {problem}")
+                self._warn(failures, loc, f"{what} could not run: {run.error}")
+            elif len(run.outputs) != len(statements):
+                self._warn(failures, loc, f"{what} reported {len(run.outputs)} of {len(statements)} statements")
+            for statement, problem in engine.mismatches(statements, run):
+                self._warn(failures, self._page_line(loc, src, statement.line),
+                           f"{what}: the written output is not what Python printed: {problem}")
             shown = "".join(s.prompted + "\n" + out for s, out in zip(statements, run.outputs))
-            blocks.append((interpreter, code_block("pycon", shown.rstrip("\n"), title=f"REPL · {interpreter.label}")))
-        view = self._versions_view(blocks, ["".join(r.outputs) for r in runs])
-        return self._convert(md, view)
+            results.append((interpreter, shown.rstrip("\n")))
+        for statement, problem in engine.ellipsis_problems(statements, runs):
+            self._warn(failures, self._page_line(loc, src, statement.line), f"transcript: {problem}")
+        results += [(i, None) for i in options["interpreters"] if options["needs"] & i.lacks]
 
+        def render(label: str, shown: str, changed: list[int]) -> str:
+            marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
+            return code_block("pycon", shown, title=f"REPL · {label}", **marks)
+
+        return self._convert(md, self._versions_view(results, options["needs"], render))
+
+    @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         matrix = ", ".join(i.label for i in self.matrix)
         rows = [
@@ -343,6 +502,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         table = "| This site was built | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
         return self._convert(md, table)
 
+    @_guarded
     def _format_timeit(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         if not self.execute:
             return self._convert(md, code_block("text", src))
@@ -350,9 +510,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         try:
             plan = timing.parse(src, options["setup"])
         except engine.EngineError as error:
-            log.warning(f"{loc}: {error}")
+            self._warn(options["failures"], loc, str(error))
             return self._convert(md, code_block("text", src))
-        interpreters = options["interpreters"]
+        # Timings are measured only where they mean something (not on WebAssembly).
+        untimed = [i for i in options["interpreters"] if "timing" in i.lacks]
+        interpreters = [i for i in options["interpreters"] if "timing" not in i.lacks]
         budget = timing.share(options["budget"], len(interpreters), len(plan.statements))
         runs = []
         # One interpreter at a time: timings taken side by side would compete for the cores.
@@ -360,18 +522,21 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             run = timing.measure(plan, interpreter, budget, options["repeat"], options["number"], options["timeout"])
             self.examples_run += 1
             self.seconds_running += run.seconds
-            where = f"{loc}: timeit block under {interpreter.label}"
+            what = f"timeit block under {interpreter.label}"
             if run.timed_out:
-                log.warning(f"{where} did not finish within {options['timeout']:g} s (timeout=)")
+                self._warn(options["failures"], loc, f"{what} did not finish within {options['timeout']:g} s (timeout=)")
             elif not run.succeeded:
-                log.warning(f"{where} failed (exit code {run.returncode}):\n{run.output}")
+                self._warn(options["failures"], loc, f"{what} failed (exit code {run.returncode}): {run.output}")
             else:
                 runs.append((interpreter, run))
         if not runs:
             return self._convert(md, code_block("python", timing.listing(plan)))
         for problem in timing.contradictions(options["expect"], timing.measurements(runs)):
-            log.warning(f"{loc}: {problem}")
+            self._warn(options["failures"], loc, problem)
         text, stash = timing.render(plan, runs, options["title"], options["number"])
+        if untimed:
+            text += (f"\n\nNot timed on {', '.join(i.label for i in untimed)}: timings there say nothing "
+                     "about the speed of a native interpreter.\n")
         return self._convert(md, text, stash)
 
     def _format_other(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -79,11 +80,8 @@ _MARGIN = 20.0  # seconds past an example's timeout before the host counts as hu
 class WasmInterpreter(engine.Interpreter):
     """An interpreter that runs on WebAssembly: `CPython 3.14.2 · WebAssembly`."""
 
-    platform: str = "WebAssembly"
-
-    @property
-    def label(self) -> str:
-        return f"{super().label} · {self.platform}"
+    platform = "WebAssembly"
+    lacks = frozenset({"threads", "subprocess", "sockets", "timing", "native"})
 
 
 class HostError(RuntimeError):
@@ -149,7 +147,7 @@ class WasmRuntime:
         """The statements typed into `code.InteractiveConsole` by repl_driver.py:
         (output of each statement run, timed out, error of the driver or runtime)."""
         answer = self._request({"kind": "transcript", "statements": list(sources), "files": files or {}}, timeout)
-        outputs = [_visible(text) for text in answer["outputs"]]
+        outputs = [stand_ins(_visible(text)) for text in answer["outputs"]]
         if answer["timed_out"]:
             error = ""
         elif answer["returncode"] != 0 or answer.get("truncated") or answer.get("crashed"):
@@ -283,9 +281,20 @@ def _visible(text: str) -> str:
     return show(text) if show else text
 
 
+# The host's random folder names, replaced by the stand-ins native runs use (engine.Box).
+_FOLDERS = ((re.compile(r"/tmp/pylive-helpers-\w+"), "/tmp/example-helpers"),
+            (re.compile(r"/tmp/pylive-(?!driver)\w+"), "/tmp/example"))
+
+
+def stand_ins(text: str) -> str:
+    for pattern, name in _FOLDERS:
+        text = pattern.sub(name, text)
+    return text
+
+
 def _full_output(answer: dict) -> str:
     """The example's output, with a last line saying why it was cut or ended."""
-    output = _visible(answer["output"])
+    output = stand_ins(_visible(answer["output"]))
     notes = []
     if answer.get("truncated"):
         notes.append(f"[output cut: the example wrote more than {MAX_OUTPUT // 1024} KB]")
@@ -294,6 +303,21 @@ def _full_output(answer: dict) -> str:
     if notes:
         output += ("" if not output or output.endswith("\n") else "\n") + "\n".join(notes) + "\n"
     return output
+
+
+# What an example that failed on WebAssembly printed, when the reason is something the
+# platform lacks: the need a fence declares with needs= to be shown as not run there.
+_LACKING = (
+    ("threads", ("can't start new thread",)),
+    ("subprocess", ("_posixsubprocess", "does not support processes", "[Errno 52] Function not implemented",
+                    "No module named 'venv'", "module 'venv' was not found")),
+    ("sockets", ("socket",)),
+)
+
+
+def lacking(output: str) -> str | None:
+    """The need an example's failure on WebAssembly points to, if any."""
+    return next((need for need, signs in _LACKING if any(sign in output for sign in signs)), None)
 
 
 def find_runtimes(root: Path, node: str = "node") -> list[WasmRuntime]:

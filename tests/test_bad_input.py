@@ -10,6 +10,7 @@ The second half tests pylive/links.py, which finds the line of a broken link or 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -31,6 +32,8 @@ from pylive import links
 FIXTURE = ROOT / "tests" / "fixtures" / "site"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MARKER = f"written-by-example-{uuid.uuid4().hex[:8]}.txt"
+SECRET = f"secret-{uuid.uuid4().hex}"
+RUNAWAY = f"runaway-{uuid.uuid4().hex[:8]}"
 
 
 def _notebook(*cells: str) -> str:
@@ -143,6 +146,91 @@ CASES = {
         0,
         "",
     ),
+    "malformed option": Case(
+        "malformed-option.md",
+        '# A malformed option\n\n```python timeout="abc"\n--8<-- "snippets/demo.py"\n```\n',
+        3,
+        "timeout= takes a number, not 'abc'",
+    ),
+    "misspelled option": Case(
+        "misspelled-option.md",
+        '# A misspelled option\n\nText.\n\n```python versoins="all"\nprint(1)\n```\n',
+        5,
+        "unknown option(s) versoins",
+    ),
+    "unclosed fence": Case(
+        "unclosed.md",
+        "# An unclosed fence\n\n```python\nprint(1)\n\n## Later\n\n```pycon\n>>> 1 + 1\n3\n",
+        3,
+        "never closed",
+    ),
+    "missing include in prose": Case(
+        "prose-include.md",
+        '# An include in prose\n\nText.\n\n--8<-- "snippets/no-such-part.md"\n',
+        5,
+        "does not exist",
+    ),
+    "transcript emptying its folder": Case(
+        "emptying.md",
+        "# A transcript that empties its folder\n\n```pycon\n>>> import os, shutil\n"
+        ">>> for name in os.listdir('.'): os.remove(name)\n...\n>>> 1 + 1\n3\n```\n",
+        7,
+        "the written output is not what Python printed",
+    ),
+    "ellipsis hiding a claim": Case(
+        "ellipsis.md",
+        "# An ellipsis that hides a claim\n\n```pycon\n>>> 0.1 + 0.2 == 0.3\n...\n>>> 'a' * 3\n'...'\n```\n",
+        6,
+        "the same on every runtime: write it out",
+    ),
+    "flooding block": Case(
+        "flooding.md",
+        '# A flooding block\n\n```python\nimport sys\nwhile True:\n    sys.stdout.write("x" * 65536)\n```\n',
+        3,
+        "wrote more than 1024 KB",
+    ),
+    "traceback line": Case(
+        "traceback-line.md",
+        "# The line of a traceback\n\nText.\n\n```python\nx = 1\ny = 0\nprint(x / y)\n```\n",
+        8,
+        "ZeroDivisionError: division by zero",
+    ),
+    "control characters": Case(
+        "control.md",
+        "# Control characters\n\n```python\n"
+        'print("\\x1b[31mred\\x1b[0m \\u202eevil \\x07bell")\n'
+        'print("::error::looks like an annotation")\n'
+        "```\n",
+        0,
+        "",
+    ),
+    "secrets and the checkout": Case(
+        "contained.md",
+        "# What an example can reach\n\n```python\nimport os, pathlib\n"
+        "print(sorted(os.environ))\n"
+        f"print('{SECRET}' in repr(os.environ))\n"
+        "for place in " + repr([str(ROOT), str(ROOT / "docs")]) + ":\n"
+        "    try:\n"
+        f"        pathlib.Path(place, '{MARKER}').write_text('x')\n"
+        "        print('wrote', place)\n"
+        "    except OSError as error:\n"
+        "        print(type(error).__name__, error.errno)\n"
+        "```\n",
+        0,
+        "",
+        (("PYLIVE_TEST_SECRET", SECRET),),
+    ),
+    "runaway grandchild": Case(
+        "runaway.md",
+        "# A grandchild that outlives its example\n\n```python\nimport subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', '{RUNAWAY}'],\n"
+        "                 start_new_session=True)\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', '{RUNAWAY}'],\n"
+        "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)\n"
+        "print('started two')\n```\n",
+        0,
+        "",
+    ),
 }
 
 
@@ -156,7 +244,7 @@ class Built:
     output: str
 
 
-def _build(case: Case, folder: Path) -> Built:
+def _build(case: Case, folder: Path, strict: bool = True) -> Built:
     site = folder / "site"
     shutil.copytree(FIXTURE, site, ignore=shutil.ignore_patterns("site", "__pycache__"))
     page = site / "docs" / case.page
@@ -167,7 +255,8 @@ def _build(case: Case, folder: Path) -> Built:
     # The build's own interpreter only: these pages need no version matrix (and skip its search).
     env.update(NO_MKDOCS_2_WARNING="1", PYLIVE_INTERPRETERS=sys.executable, **dict(case.env))
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(site / "mkdocs.yml"), "-d", str(out)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict" if strict else "--no-strict",
+         "-f", str(site / "mkdocs.yml"), "-d", str(out)],
         cwd=site,
         env=env,
         capture_output=True,
@@ -203,6 +292,14 @@ FAILING = [
     "wrong transcript output",
     "missing snippet file",
     "missing snippet section",
+    "malformed option",
+    "misspelled option",
+    "unclosed fence",
+    "missing include in prose",
+    "transcript emptying its folder",
+    "ellipsis hiding a claim",
+    "flooding block",
+    "traceback line",
 ]
 
 
@@ -215,6 +312,20 @@ def test_bad_page_fails_the_build_naming_page_and_line(builds: dict, name: str) 
     assert _names_page_and_line(built.output, case.page, case.line), (
         f"{name}: no message names docs/{case.page} line {case.line}:\n{built.output}"
     )
+    # One line that starts with the page and line, and none of our own code's traceback.
+    assert re.search(rf"^(WARNING|ERROR) +- +docs/{re.escape(case.page)}:\d+: ", built.output, re.MULTILINE), built.output
+    assert 'File "' + str(ROOT / "pylive") not in built.output, f"{name}: a traceback of the engine:\n{built.output}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["malformed option", "misspelled option", "traceback line", "wrong transcript output"])
+def test_a_bad_fence_renders_as_an_error_box_never_as_raw_text(builds: dict, name: str) -> None:
+    """The same build without --strict (as `make serve` shows it): the page says what failed."""
+    case, built = CASES[name], builds["results"][name]
+    relaxed = _build(case, built.site.parent / "relaxed", strict=False)
+    page = (relaxed.out / case.page.removesuffix(".md") / "index.html").read_text(encoding="utf-8")
+    assert "pylive-failure" in page and html.escape(case.says, quote=False) in page, page[-2000:]
+    assert "--8&lt;--" not in page and "```" not in page, "the fence was printed as raw text"
 
 
 @pytest.mark.slow
@@ -272,11 +383,64 @@ def test_example_writes_only_in_its_temporary_folder(builds: dict) -> None:
     cwd = Path(re.search(r"cwd: (\S+)", text)[1])
     wrote = Path(re.search(r"wrote: (\S+)", text)[1])
     assert wrote.parent == cwd, "the example wrote somewhere else than its working folder"
-    assert cwd.name.startswith("pylive-") and cwd.parent == Path(tempfile.gettempdir()).resolve(), cwd
+    assert cwd.name == "work" and cwd.parent.name.startswith("pylive-"), cwd
+    assert cwd.parent.parent == Path(tempfile.gettempdir()).resolve(), cwd
     assert not cwd.exists(), f"the example's temporary folder {cwd} was left behind"
     for place in (built.site, ROOT / "docs", ROOT / "snippets", ROOT / "tests", ROOT / "pylive"):
         assert not list(place.rglob(MARKER)), f"an example wrote {MARKER} into {place}"
     assert not (ROOT / MARKER).exists()
+
+
+def _page_text(built: Built, page: str) -> tuple[str, str]:
+    raw = (built.out / page.removesuffix(".md") / "index.html").read_text(encoding="utf-8")
+    return raw, html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
+@pytest.mark.slow
+def test_control_characters_are_made_visible(builds: dict) -> None:
+    built = builds["results"]["control characters"]
+    assert built.returncode == 0, built.output
+    raw, text = _page_text(built, "control.md")
+    for char in ("\x1b", "\x07", "\u202e"):
+        assert char not in raw, f"{char!r} reached the page"
+    assert "\u241b[31mred" in text and "<U+202E>evil" in text and "\u2407bell" in text
+    assert "\x1b[31m" not in built.output
+
+
+@pytest.mark.slow
+def test_examples_see_no_secret_and_cannot_write_the_checkout(builds: dict) -> None:
+    built = builds["results"]["secrets and the checkout"]
+    assert built.returncode == 0, built.output
+    raw, text = _page_text(built, "contained.md")
+    assert SECRET not in raw and "False" in text
+    assert "PYLIVE_TEST_SECRET" not in text and "['COLUMNS', 'HOME', 'LANG'" in text, text
+    assert "wrote" not in text and text.count("OSError 30") == 2, text  # EROFS: a read-only view
+    assert not (ROOT / MARKER).exists() and not (ROOT / "docs" / MARKER).exists()
+
+
+@pytest.mark.slow
+def test_an_example_is_ended_whole(builds: dict) -> None:
+    """Grandchildren in a new session, holding the output pipe or not, end with the example."""
+    built = builds["results"]["runaway grandchild"]
+    assert built.returncode == 0, built.output
+    left = subprocess.run(["pgrep", "-f", RUNAWAY], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"processes outlived their example: {left.stdout}"
+
+
+@pytest.mark.slow
+def test_a_cut_cache_entry_is_a_miss(tmp_path: Path) -> None:
+    """A cache entry cut short (what a killed `make serve` can leave) is computed again."""
+    case = Case("cached.md", '# Cached\n\n```python\nprint("from", "the", "example")\n```\n', 0, "")
+    cache = tmp_path / "cache"
+    first = _build(dataclasses.replace(case, env=(("PYLIVE_CACHE", str(cache)),)), tmp_path / "first")
+    entries = list(cache.rglob("*.json"))
+    assert first.returncode == 0 and entries, first.output
+    for entry in entries:
+        entry.write_text(entry.read_text()[:10])
+    second = _build(dataclasses.replace(case, env=(("PYLIVE_CACHE", str(cache)),)), tmp_path / "second")
+    assert second.returncode == 0, second.output
+    assert "from the example" in _page_text(second, "cached.md")[1]
+    assert all(entry.read_text().endswith("}") for entry in entries), "the cut entries were not written anew"
 
 
 @pytest.mark.slow

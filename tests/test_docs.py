@@ -41,13 +41,15 @@ def test_every_fence_is_run_or_says_why_not(page: Path) -> None:
 @pytest.mark.parametrize("page,fence", _transcripts())
 def test_transcript_prints_what_the_page_says(page: Path, fence: fences.Fence) -> None:
     statements = engine.parse_transcript(fence.body)
+    runs = []
     for interpreter in interpreters_for(fence):
         run = engine.run_transcript(statements, interpreter, float(fence.options.get("timeout", 10)))
         where = f"{page_id(page)}:{fence.line} under {interpreter.label}"
         assert not run.timed_out, f"{where}: timed out"
         assert not run.error, f"{where}: {run.error}"
+        runs.append(run)
         problems = engine.mismatches(statements, run)
-        assert not problems, f"{where}:\n" + "\n".join(problems)
+        assert not problems, f"{where}:\n" + "\n".join(f"line {s.line}: {p}" for s, p in problems)
         # The check must be able to fail: a corrupted written output is caught.
         for index, statement in enumerate(statements):
             if statement.expected.strip() or statement.exc_msg:
@@ -56,6 +58,8 @@ def test_transcript_prints_what_the_page_says(page: Path, fence: fences.Fence) -
                 assert not engine.output_matches(corrupted, run.outputs[index]), (
                     f"{where}: line {statement.line}: a corrupted output still matched"
                 )
+    elided = engine.ellipsis_problems(statements, runs)
+    assert not elided, f"{page_id(page)}:{fence.line}:\n" + "\n".join(f"line {s.line}: {p}" for s, p in elided)
 
 
 @pytest.mark.parametrize("path", sorted(SNIPPETS.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
@@ -63,3 +67,23 @@ def test_snippet_file_runs(path: Path) -> None:
     run = engine.run_script(path.read_text(encoding="utf-8"), engine.build_interpreter(), timeout=60)
     assert not run.timed_out, f"{path.relative_to(ROOT)} did not finish within 60 s"
     assert run.returncode == 0, f"{path.relative_to(ROOT)} exited with {run.returncode}:\n{run.output}"
+
+
+def _chapter_pages() -> list:
+    return [pytest.param(page, id=page_id(page)) for page in markdown_pages()
+            if page.parent != ROOT / "docs" and page.name != "index.md" and (page.parent / "index.md").exists()]
+
+
+@pytest.mark.parametrize("page", _chapter_pages())
+def test_chapter_index_lists_the_page(page: Path) -> None:
+    """A new page is listed on its chapter's index page, where readers of the chapter look."""
+    index = (page.parent / "index.md").read_text(encoding="utf-8")
+    assert f"]({page.name}" in index or f"]({page.name}#" in index, (
+        f"{page_id(page.parent / 'index.md')} does not link to {page.name}: list the new page there"
+    )
+
+
+def test_every_fence_is_closed() -> None:
+    problems = [f"{page_id(page)}:{f.line}: this fence is never closed"
+                for page in markdown_pages() for f in fences.scan(page.read_text(encoding="utf-8")) if not f.closed]
+    assert not problems, "\n".join(problems)

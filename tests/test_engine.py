@@ -145,8 +145,8 @@ def test_a_wrong_written_output_is_reported_with_its_line() -> None:
         3
         """
     )
-    [problem] = engine.mismatches(statements, run)
-    assert problem.startswith("line 3: >>> x + 1")
+    [(statement, problem)] = engine.mismatches(statements, run)
+    assert statement.line == 3 and problem.startswith(">>> x + 1")
     assert "'3'" in problem and "'2'" in problem
 
 

@@ -1,0 +1,140 @@
+"""The sandbox every example runs in (pylive/sandbox.py, engine.run_sandboxed): what an
+example can see, what it cannot do, and that it ends whole. Each test runs real examples."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from pylive import engine
+
+PYTHON = engine.build_interpreter()
+
+
+def run(code: str, timeout: float = 10.0) -> engine.Run:
+    return engine._run_script(code, PYTHON, timeout)
+
+
+def test_the_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = uuid.uuid4().hex
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    done = run("import os\nprint(sorted(os.environ))\nprint(os.environ['HOME'], os.getcwd())")
+    assert secret not in done.output
+    names = eval(done.output.splitlines()[0])
+    assert set(names) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PAGER", "TERM", "COLUMNS", "PYTHONPATH"}
+    assert done.output.splitlines()[1] == "/tmp/example-home /tmp/example", "the folders' stand-in names"
+
+
+def test_the_build_and_its_environment_are_out_of_sight(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = uuid.uuid4().hex
+    monkeypatch.setenv("CLOUD_KEY", secret)
+    code = ("import os\nfor pid in os.listdir('/proc'):\n    if pid.isdigit():\n"
+            "        try:\n            print(open(f'/proc/{pid}/environ').read())\n"
+            "        except OSError:\n            pass\nprint(os.getppid(), len([p for p in os.listdir('/proc') if p.isdigit()]))")
+    done = run(code)
+    assert done.succeeded, done.output
+    assert secret not in done.output
+    assert done.output.split()[-2:] == ["1", "2"], "only the example and PID 1 are visible"
+
+
+def test_the_checkout_is_read_only() -> None:
+    target = ROOT / f"written-{uuid.uuid4().hex[:8]}"
+    done = run(f"open({str(target)!r}, 'w').write('x')")
+    assert done.returncode == 1 and "Read-only file system" in done.output, done.output
+    assert not target.exists()
+
+
+def test_an_example_writes_its_own_folder() -> None:
+    done = run("from pathlib import Path\nPath('made.txt').write_text('yes')\nprint(Path('made.txt').read_text())")
+    assert done.output == "yes\n"
+
+
+def test_output_is_cut_at_the_limit_and_the_example_ended() -> None:
+    started = time.monotonic()
+    done = run("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", timeout=30)
+    assert done.flooded and not done.succeeded and time.monotonic() - started < 10
+    assert len(done.output) < engine.LIMITS.output + 200
+    assert done.output.endswith(f"[output cut: the example wrote more than {engine.LIMITS.output // 1024} KB]\n")
+
+
+def test_memory_is_limited() -> None:
+    done = run("x = bytearray(3 << 30)")
+    assert done.returncode == 1 and "MemoryError" in done.output
+
+
+def test_a_timeout_ends_the_example_and_every_wait_is_bounded() -> None:
+    started = time.monotonic()
+    done = run("import time\ntime.sleep(60)", timeout=1)
+    assert done.timed_out and time.monotonic() - started < 8
+
+
+def test_descendants_end_with_the_example() -> None:
+    mark = f"orphan-{uuid.uuid4().hex[:8]}"
+    code = ("import subprocess, sys\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{mark}'], start_new_session=True)\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{mark}'],\n"
+            "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)\n"
+            "print('started')")
+    started = time.monotonic()
+    done = run(code)
+    assert done.output == "started\n" and time.monotonic() - started < 5, "the build waited for a grandchild"
+    left = subprocess.run(["pgrep", "-f", mark], capture_output=True, text=True).stdout.strip()
+    assert not left, f"still running: {left}"
+
+
+def test_control_characters_become_visible() -> None:
+    done = run(r"print('\x1b[31mred\x1b[0m', '\u202eevil', '\x00')")
+    assert "\x1b" not in done.output and "\u202e" not in done.output and "\x00" not in done.output
+    assert done.output == "\u241b[31mred\u241b[0m <U+202E>evil \u2400\n"
+
+
+def test_transcript_results_survive_an_emptied_folder() -> None:
+    statements = engine.parse_transcript(
+        ">>> import os\n>>> for name in os.listdir('.'): os.remove(name)\n...\n>>> 6 * 7\n42\n")
+    done = engine._run_transcript(statements, PYTHON, 10)
+    assert done.outputs[-1] == "42\n" and not done.error
+
+
+def test_a_cut_cache_entry_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path))
+    code = f"print('{uuid.uuid4().hex}')"
+    first = run(code)
+    [entry] = list(tmp_path.rglob("*.json"))
+    entry.write_text(entry.read_text()[:12])
+    again = run(code)
+    assert again.output == first.output and again.succeeded
+    assert entry.read_text().endswith("}"), "the entry was not written anew"
+    assert not list(tmp_path.rglob("*.tmp")), "a temporary file was left behind"
+
+
+def test_an_ellipsis_may_stand_only_for_what_varies() -> None:
+    statements = engine.parse_transcript(
+        ">>> object()\n<object object at 0x...>\n>>> 'hello world'\n'hello ...'\n"
+        ">>> 1 / 0\nTraceback (most recent call last):\n  ...\nZeroDivisionError: division by zero\n")
+    done = engine._run_transcript(statements, PYTHON, 10)
+    assert engine.mismatches(statements, done) == []
+    [(statement, problem)] = engine.ellipsis_problems(statements, [done])
+    assert statement.line == 3 and "'world'" in problem
+
+
+def test_the_sandbox_itself_is_not_writable_from_an_example() -> None:
+    done = run(f"open({str(engine.SANDBOX)!r}, 'a').write('# changed')")
+    assert "Read-only file system" in done.output
+    assert "# changed" not in engine.SANDBOX.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the pids cgroup is writable as root (as in CI)")
+def test_process_count_is_limited() -> None:
+    code = ("import subprocess, sys\nprocs = []\ntry:\n    for _ in range(400):\n"
+            "        procs.append(subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']))\n"
+            "except OSError as error:\n    print('stopped at', len(procs), type(error).__name__)\n")
+    done = run(code, timeout=30)
+    assert "stopped at" in done.output, done.output
+    assert int(done.output.split()[2]) < engine.LIMITS.processes
