@@ -588,6 +588,7 @@ class TranscriptRun:
     outputs: list[str]
     timed_out: bool
     error: str = ""
+    seconds: float = 0.0
 
     @property
     def succeeded(self) -> bool:
@@ -604,8 +605,10 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
     runtime = RUNTIMES.get(interpreter.path)
     if runtime is not None:
         def run_there() -> TranscriptRun:
+            started = time.perf_counter()
             outputs, timed_out, error = runtime.run_transcript(sources, timeout, helper_files())
-            return TranscriptRun(outputs=[visible(o) for o in outputs], timed_out=timed_out, error=error)
+            return TranscriptRun(outputs=[visible(o) for o in outputs], timed_out=timed_out, error=error,
+                                 seconds=time.perf_counter() - started)
 
         return cached(run_there, TranscriptRun, sources, interpreter, timeout)
 
@@ -629,7 +632,7 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
                      "(did a statement close or write to its channel?)")
         else:
             error = ""
-        return TranscriptRun(outputs=outputs, timed_out=child.timed_out, error=error)
+        return TranscriptRun(outputs=outputs, timed_out=child.timed_out, error=error, seconds=child.seconds)
 
     return cached(run, TranscriptRun, sources, interpreter, timeout)
 

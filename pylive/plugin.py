@@ -35,16 +35,17 @@ from mkdocs.config import config_options
 from mkdocs.config.base import Config
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File
 from pymdownx.superfences import highlight_validator
 
-from pylive import engine, fences, links, runtimes, timing, wasm
+from pylive import changes, engine, fences, links, runtimes, timing, wasm
 
 log = logging.getLogger("mkdocs.plugins.pylive")
 
 SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
-PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs"}
-PYCON_OPTIONS = {"loc", "versions", "timeout", "needs"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes"}
+PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes"}
 # What an example may declare it relies on (needs="threads,subprocess"): a runtime that
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
@@ -120,6 +121,8 @@ class LivePluginConfig(Config):
     min_version = config_options.Type(str, default="3.10")
     timeout = config_options.Type((int, float), default=10)
     """Seconds an example may run before the build calls it hung."""
+    changes_page = config_options.Type(str, default="")
+    """Where to generate the page of what changed between versions (e.g. `changes.md`); none if empty."""
     pythonpath = config_options.ListOfItems(config_options.Type(str), default=[])
     """Folders (relative to mkdocs.yml) of helper modules examples may import."""
 
@@ -155,7 +158,10 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self._nested = 0
         self._bodies: dict[str, str] = {}  # "docs/page.md:LINE" -> the fence's text on the page
         self.links = links.LinkChecker()
+        self.changes = changes.Changes()
+        self._pages: dict[str, tuple[str, list[tuple[int, str]]]] = {}  # "docs/x.md" -> title, headings
         self.seconds_running = 0.0
+        self.seconds_by_kind: dict[str, float] = {}  # native, WebAssembly, timings: where the time goes
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
         custom = superfences.setdefault("custom_fences", [])
         custom[:] = [f for f in custom if f.get("class") != "pylive"]
@@ -175,7 +181,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     def on_files(self, files: Any, config: Any) -> Any:
         """Start every example of the site at once, on every core, before any page renders
         (a page then takes its finished result; see engine._EarlyStart). Fences that
-        include snippet files run when their page renders, once the includes are expanded."""
+        include snippet files run when their page renders, once the includes are expanded.
+        The generated page of what changed between versions comes last, so that it is read
+        when every other page has run its examples."""
+        if self.config.changes_page:
+            files.append(File.generated(config, self.config.changes_page, content=""))
         if not self.execute:
             return files
         for file in files.documentation_pages():
@@ -214,8 +224,19 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 page.read_source(config)
         return env
 
+    def on_page_read_source(self, page: Any, config: Any) -> str | None:
+        if self.config.changes_page and page.file.src_uri == self.config.changes_page:
+            return self.changes.markdown()
+        return None
+
     def on_page_markdown(self, markdown: str, page: Any, config: Any, files: Any) -> str:
         where = f"docs/{page.file.src_uri}"
+        headings, inside = [], False
+        for number, text in enumerate(markdown.split("\n"), start=links.first_line_of(markdown, page.file.content_string)):
+            inside = inside != text.lstrip().startswith(("```", "~~~"))
+            if not inside and re.match(r"#{2,3} ", text):
+                headings.append((number, text.lstrip("#").strip()))
+        self._pages[where] = (page.title or page.file.src_uri, headings)
         source = page.file.content_string
         first_line = links.first_line_of(markdown, source)
         self.links.page_markdown(page.file.src_uri, markdown, source, files)
@@ -248,7 +269,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             log.warning(str(problem))
         log.info(
             f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early) "
-            f"in {self.seconds_running:.1f} s of child-process time"
+            f"in {self.seconds_running:.1f} s of child-process time ("
+            + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.seconds_by_kind.items())) + ")"
         )
 
     def on_shutdown(self) -> None:
@@ -319,7 +341,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             problems.append(f"source= takes {', '.join(sorted(SOURCE_PLACES))}, not {source!r}")
         if output not in OUTPUT_KINDS:
             problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
-        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs))
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 source=source,
@@ -335,7 +357,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, PYCON_OPTIONS)
-        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs))
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
@@ -350,7 +372,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, TIMEIT_OPTIONS)
-        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs))
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 title=inputs.get("title", ""),
@@ -379,10 +401,15 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         with ThreadPoolExecutor(max_workers=min(len(interpreters), os.cpu_count() or 1)) as pool:
             results = list(pool.map(run, interpreters))
         self.examples_run += len(results)
-        self.seconds_running += sum(getattr(r, "seconds", 0.0) for r in results)
+        for interpreter, result in zip(interpreters, results):
+            self._spent(interpreter.platform, getattr(result, "seconds", 0.0))
         return results
 
-    def _versions_view(self, results: list[tuple[engine.Interpreter, str | None]], needs: set[str],
+    def _spent(self, kind: str, seconds: float) -> None:
+        self.seconds_running += seconds
+        self.seconds_by_kind[kind] = self.seconds_by_kind.get(kind, 0.0) + seconds
+
+    def _versions_view(self, results: list[tuple[engine.Interpreter, str | None]], options: dict,
                        render: Callable[[str, str, list[int]], str]) -> str:
         """The outputs of one example under each runtime (None: not run there, for want of
         `needs`). `render(label, output, changed lines)` draws one. When every runtime
@@ -390,12 +417,18 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         oldest first, each marking the lines that changed from the tab before it."""
         results = sorted(results, key=lambda result: result[0].version_key)
         ran = [(interpreter, output) for interpreter, output in results if output is not None]
+        self._check_changes(ran, options)
+        page, _, line = options["loc"].rpartition(":")
+        if page in self._pages and line.isdigit():
+            title, headings = self._pages[page]
+            section = next((text for number, text in reversed(headings) if number < int(line)), "")
+            self.changes.record(page.removeprefix("docs/"), title, section, int(line), ran)
         if len(results) > 1 and len(ran) == len(results) and len({output for _, output in ran}) == 1:
             return render(_range_label([interpreter for interpreter, _ in ran]), ran[0][1], [])
         tabs, previous = [], None
         for interpreter, output in results:
             if output is None:
-                tabs.append((interpreter.label, _not_run(interpreter, needs & interpreter.lacks)))
+                tabs.append((interpreter.label, _not_run(interpreter, options["needs"] & interpreter.lacks)))
                 continue
             changed = _changed_lines(previous, output) if previous is not None else []
             tabs.append((interpreter.label, render(interpreter.label, output, changed)))
@@ -405,6 +438,20 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         note = ('!!! info "The output differs between versions"\n\n    Compare the tabs: the lines '
                 "that changed from the tab before are highlighted.")
         return f"{note}\n\n{tabbed(*tabs)}"
+
+    def _check_changes(self, ran: list[tuple[engine.Interpreter, str]], options: dict) -> None:
+        """`changes="3.11,3.13"`: the versions whose output differs from the version before
+        them, as the prose says; `changes="none"`: the same output everywhere. Checked both
+        ways: a stated change that is not there fails, and so does one the prose does not state."""
+        declared = options.get("changes")
+        if declared is None or len(ran) < 2:
+            return
+        found = [later.minor for (_, before), (later, after) in zip(ran, ran[1:]) if before != after]
+        stated = [] if declared.strip() == "none" else [v.strip() for v in declared.split(",") if v.strip()]
+        if found != stated:
+            self._warn(options["failures"], options["loc"],
+                       f'the output changes at {", ".join(found) or "no version"}, but changes="{declared}" says '
+                       f'{", ".join(stated) or "none"}: correct the prose and the option')
 
     @_guarded
     def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
@@ -421,7 +468,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
             return code_block("text", output.rstrip("\n") or "(no output)", title=f"Output · {label}", **marks)
 
-        view = self._versions_view(results, options["needs"], render)
+        view = self._versions_view(results, options, render)
         if options["source"] != "none":
             extra = {"title": options["title"]} if options["title"] else {}
             view = add_source(source=src, location=options["source"], output=view, language="python",
@@ -487,7 +534,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
             return code_block("pycon", shown, title=f"REPL · {label}", **marks)
 
-        return self._convert(md, self._versions_view(results, options["needs"], render))
+        return self._convert(md, self._versions_view(results, options, render))
 
     @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
@@ -521,7 +568,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         for interpreter in interpreters:
             run = timing.measure(plan, interpreter, budget, options["repeat"], options["number"], options["timeout"])
             self.examples_run += 1
-            self.seconds_running += run.seconds
+            self._spent("timings", run.seconds)
             what = f"timeit block under {interpreter.label}"
             if run.timed_out:
                 self._warn(options["failures"], loc, f"{what} did not finish within {options['timeout']:g} s (timeout=)")

@@ -121,13 +121,13 @@ def test_the_sentence_reads_the_ranking() -> None:
 
 def test_across_versions_each_statement_is_compared_between_interpreters() -> None:
     items = [_fake("loop", 40e-6, "3.10.13"), _fake("loop", 20e-6, "3.12.1")]
-    assert timing.summary(items) == "- **loop**: fastest under CPython 3.12.1, 2.00× faster than under CPython 3.10.13."
+    assert timing.summary(items) == "- **loop**: fastest under CPython 3.12.1 · native, 2.00× faster than under CPython 3.10.13 · native."
     items += [_fake("call", 60e-6, "3.10.13"), _fake("call", 10e-6, "3.12.1")]
     assert timing.summary(items) == "\n".join([
-        "- Under CPython 3.10.13: **loop** fastest, 1.50× faster than **call**.",
-        "- Under CPython 3.12.1: **call** fastest, 2.00× faster than **loop**.",
-        "- **loop**: fastest under CPython 3.12.1, 2.00× faster than under CPython 3.10.13.",
-        "- **call**: fastest under CPython 3.12.1, 6.00× faster than under CPython 3.10.13.",
+        "- Under CPython 3.10.13 · native: **loop** fastest, 1.50× faster than **call**.",
+        "- Under CPython 3.12.1 · native: **call** fastest, 2.00× faster than **loop**.",
+        "- **loop**: fastest under CPython 3.12.1 · native, 2.00× faster than under CPython 3.10.13 · native.",
+        "- **call**: fastest under CPython 3.12.1 · native, 6.00× faster than under CPython 3.10.13 · native.",
     ])
 
 
