@@ -2,13 +2,14 @@
 
 Measures, on a temporary copy of the repository (the real docs are never edited):
 
-1. a clean strict build, as CI runs it (`mkdocs build --strict`, no result cache);
-2. the same build with code execution switched off (PYLIVE_EXECUTE=0), when the
-   plugin supports it; otherwise the figure is reported as unavailable;
+1. a clean strict build, as CI runs it (`mkdocs build --strict`, no result cache), with
+   where its time went (the plugin's summary), and the same build without the WebAssembly
+   runtimes (PYLIVE_WASM=0), to show what they cost;
+2. the same build with code execution switched off (PYLIVE_EXECUTE=0);
 3. a strict build with a warm result cache (what `make serve` keeps in .cache/pylive);
-4. the edit-to-rebuilt time of `mkdocs serve` (started as `make serve` starts it, on a
-   free port): one word of prose changed in a page, the served page polled until the new
-   word appears; with and without `--dirty` (rebuild only the changed page).
+4. `make serve`'s command line, exactly as the Makefile writes it (on a free port): the
+   time from a one-word prose edit, and from an edit of an example's code, to the served
+   page that shows it.
 
 It prints the figures and their ratios. It is a benchmark, not a test: the figures
 depend on the machine and on how busy it is.
@@ -93,15 +94,18 @@ def page_url(src: str) -> str:
     return "/".join(parts) + ("/" if parts else "")
 
 
-def mount_path(copy: Path) -> str:
-    """Where `mkdocs serve` mounts the site: the path of site_url (as MkDocs 1.6 does)."""
+def mount_path(copy: Path, config_file: str = "mkdocs.yml") -> str:
+    """Where `mkdocs serve` mounts the site: the path of site_url (as MkDocs 1.6 does), from
+    the config file the command names (an INHERIT-ing file may set its own)."""
 
     class Loader(yaml.SafeLoader):
         pass
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
-    config = yaml.load((copy / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+    config = yaml.load((copy / config_file).read_text(encoding="utf-8"), Loader=Loader)
+    if "site_url" not in config and "INHERIT" in config:
+        return mount_path(copy, config["INHERIT"])
     from urllib.parse import urlsplit
 
     return urlsplit(config.get("site_url") or "/").path.rstrip("/") + "/"
@@ -158,23 +162,43 @@ def make_serve(copy: Path) -> tuple[dict[str, str], list[str]]:
     return settings, [o for o in options if not o.startswith("--dev-addr=")]
 
 
-def serve_edits(copy: Path, page: str, edits: int, dirty: bool, startup_timeout: float) -> dict:
-    """Start `mkdocs serve` as `make serve` does, then time `edits` one-word prose changes."""
+def code_line(text: str) -> int:
+    """The offset just after the first line of the first python fence that runs as it is."""
+    match = re.search(r"^```python[^\n]*\n(?!--8<--)[^\n]*\n", text, re.M)
+    if match is None:
+        raise SystemExit("no python fence found in the page to edit")
+    return match.end()
+
+
+def serve_edits(copy: Path, page: str, edits: int, startup_timeout: float) -> dict:
+    """Start `mkdocs serve` exactly as `make serve` does, then time `edits` one-word prose
+    changes and `edits` changes of an example's code (which must run again)."""
     port = free_port()
     settings, options = make_serve(copy)
-    # --no-strict: a warning on some other page must not stop the measurement (strict: true
-    # in mkdocs.yml makes `mkdocs serve` give up when its first build has one).
-    command = [sys.executable, "-m", "mkdocs", "serve", *options, "--no-strict", "--dev-addr", f"127.0.0.1:{port}"]
-    if dirty and "--dirty" not in command:
-        command.append("--dirty")
+    command = [sys.executable, "-m", "mkdocs", "serve", *options, "--dev-addr", f"127.0.0.1:{port}"]
+    config_file = options[options.index("-f") + 1] if "-f" in options else "mkdocs.yml"
     # Relative paths (PYLIVE_CACHE=.cache/pylive) are relative to the copy, the server's folder.
     env = _env(**settings)
     log = tempfile.TemporaryFile()
     started = time.perf_counter()
     server = subprocess.Popen(command, cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}{mount_path(copy)}{page_url(page)}"
-    result: dict = {"url": url, "times": []}
+    url = f"http://127.0.0.1:{port}{mount_path(copy, config_file)}{page_url(page)}"
+    result: dict = {"url": url, "prose": [], "code": []}
+    source = copy / "docs" / page
+    original = source.read_text(encoding="utf-8")
+
+    def time_edit(text: str, marker: str) -> float:
+        source.write_text(text, encoding="utf-8")
+        changed = time.perf_counter()
+        while True:
+            served = fetch(url)
+            if served is not None and marker in served:
+                return time.perf_counter() - changed
+            if time.perf_counter() - changed > startup_timeout:
+                raise RuntimeError(f"the edit of docs/{page} never showed at {url}")
+            time.sleep(0.05)
+
     try:
         while fetch(url) is None:
             if server.poll() is not None or time.perf_counter() - started > startup_timeout:
@@ -183,22 +207,15 @@ def serve_edits(copy: Path, page: str, edits: int, dirty: bool, startup_timeout:
             time.sleep(0.2)
         result["startup"] = time.perf_counter() - started
         time.sleep(1.0)  # let the watcher settle after the first build
-        source = copy / "docs" / page
-        original = source.read_text(encoding="utf-8")
         start, end = prose_word(original)
+        at = code_line(original)
         for _ in range(edits):
             marker = f"Benchword{uuid.uuid4().hex[:10]}"  # each edit: the same word, a new spelling
-            source.write_text(original[:start] + marker + original[end:], encoding="utf-8")
-            changed = time.perf_counter()
-            while True:
-                served = fetch(url)
-                if served is not None and marker in served:
-                    break
-                if time.perf_counter() - changed > startup_timeout:
-                    raise RuntimeError(f"the edit of docs/{page} never showed at {url}")
-                time.sleep(0.05)
-            result["times"].append(time.perf_counter() - changed)
+            result["prose"].append(time_edit(original[:start] + marker + original[end:], marker))
             time.sleep(1.0)  # let the rebuild finish before the next edit
+            marker = f"Benchcode{uuid.uuid4().hex[:10]}"
+            result["code"].append(time_edit(original[:at] + f'print("{marker}")\n' + original[at:], marker))
+            time.sleep(1.0)
         source.write_text(original, encoding="utf-8")
     finally:
         stop(server)
@@ -206,10 +223,14 @@ def serve_edits(copy: Path, page: str, edits: int, dirty: bool, startup_timeout:
     return result
 
 
+SUMMARY = re.compile(r"pylive: ran .*")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--page", default="index.md", help="the page to edit, under docs/ (default: index.md)")
-    parser.add_argument("--edits", type=int, default=3, help="one-word edits per serve mode (default: 3)")
+    parser.add_argument("--page", default="running/pipeline.md",
+                        help="the page to edit, under docs/ (default: running/pipeline.md)")
+    parser.add_argument("--edits", type=int, default=3, help="prose and code edits each (default: 3)")
     parser.add_argument("--no-serve", action="store_true", help="measure the builds only")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for a serve build")
     args = parser.parse_args()
@@ -217,6 +238,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="pylive-bench-") as scratch:
         copy = Path(scratch) / "repo"
         shutil.copytree(ROOT, copy, ignore=IGNORED, symlinks=True)
+        if (ROOT / "node_modules").is_dir():  # the WebAssembly runtimes, installed by `npm ci`
+            (copy / "node_modules").symlink_to(ROOT / "node_modules")
         print(f"Benchmark of the site build, on a copy of {ROOT} in {copy}")
         print(f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}, "
               f"{os.cpu_count()} cores, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
@@ -228,6 +251,13 @@ def main() -> int:
               f"  ({clean.examples} examples run){'' if clean.ok else '  THE BUILD FAILED'}")
         if not clean.ok:
             print("\n".join(clean.log.splitlines()[-15:]))
+
+        summary = SUMMARY.search(clean.log)
+        print(f"   where the time went: {summary[0] if summary else 'no summary in the log'}")
+        without = build(copy, Path(scratch) / "out-native", PYLIVE_WASM="0")
+        figures["native"] = without.seconds
+        print(f"1b. the same without WebAssembly:       {without.seconds:7.1f} s  ({without.examples} examples run)"
+              f"{'' if without.ok else '  THE BUILD FAILED'}")
 
         off = build(copy, Path(scratch) / "out-off", PYLIVE_EXECUTE="0")
         if off.examples == 0:
@@ -248,19 +278,18 @@ def main() -> int:
         if not args.no_serve:
             settings, options = make_serve(copy)
             shown = " ".join([*(f"{k}={v}" for k, v in settings.items()), "mkdocs serve", *options])
-            print(f"   (started as `make serve` starts it: {shown})")
-            for dirty in (False, True):
-                name = "mkdocs serve --dirty" if dirty else "mkdocs serve"
-                served = serve_edits(copy, args.page, args.edits, dirty, args.timeout)
-                median = statistics.median(served["times"])
-                figures["dirty" if dirty else "serve"] = median
-                each = ", ".join(f"{t:.2f}" for t in served["times"])
-                print(f"4. {name + ':':<22} first build {served['startup']:6.1f} s (warm cache); "
-                      f"edit -> page rebuilt: median {median:.2f} s ({each}), docs/{args.page}")
+            print(f"   (started exactly as `make serve` starts it: {shown})")
+            served = serve_edits(copy, args.page, args.edits, args.timeout)
+            for kind in ("prose", "code"):
+                median = statistics.median(served[kind])
+                figures[kind] = median
+                each = ", ".join(f"{t:.2f}" for t in served[kind])
+                print(f"4. make serve, {kind} edit -> page rebuilt: median {median:.2f} s ({each}), docs/{args.page}"
+                      f"; first build {served['startup']:.1f} s")
 
         print("\nRatios to the clean strict build:")
-        for key, label in (("off", "execution off"), ("warm", "warm cache"),
-                           ("serve", "serve: edit to rebuilt"), ("dirty", "serve --dirty: edit to rebuilt")):
+        for key, label in (("native", "without WebAssembly"), ("off", "execution off"), ("warm", "warm cache"),
+                           ("prose", "serve: prose edit to rebuilt"), ("code", "serve: code edit to rebuilt")):
             value = figures.get(key)
             if key in figures:
                 shown = "unavailable" if value is None else f"{value / figures['clean']:.3f}  ({value:.2f} s)"
