@@ -5,8 +5,10 @@ It sits at the top of the repository so that it applies to docs/ as well as test
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -64,6 +66,7 @@ def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     runtimes.close()  # the WebAssembly runtimes' Node processes
+    shutil.rmtree(RUN_CACHE, ignore_errors=True)
 
 
 class FenceFailed(Exception):
@@ -122,6 +125,11 @@ sys.path[:0] = engine.HELPER_PATH
 # -- the strict build of the real site, shared by the tests that read it -----------------
 
 IN_CI = bool(os.environ.get("CI"))
+
+# The examples of this test run, shared between the site's strict build and the page tests
+# (keyed by the exact code and runtime, removed when the run ends): each runs once per run.
+RUN_CACHE = Path(tempfile.mkdtemp(prefix="pylive-test-run-"))
+os.environ["PYLIVE_CACHE"] = str(RUN_CACHE)
 # Paths people edit by hand: seen changing while the site builds, they mean someone is at work.
 SOURCE_SUFFIXES = {".md", ".ipynb", ".py", ".yml", ".yaml", ".css", ".toml"}
 
@@ -173,11 +181,11 @@ class Build:
 
 @pytest.fixture(scope="session")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """`mkdocs build --strict` of the real site, once, into a temporary folder, as CI runs it
-    (no result cache)."""
+    """`mkdocs build --strict` of the real site, once, into a temporary folder, with this
+    run's examples (RUN_CACHE: what the page tests ran is not run twice)."""
     out = tmp_path_factory.mktemp("built") / "site"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYLIVE_CACHE", "PYLIVE_EXECUTE")}
-    env["NO_MKDOCS_2_WARNING"] = "1"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYLIVE_EXECUTE",)}
+    env.update(NO_MKDOCS_2_WARNING="1", PYLIVE_CACHE=str(RUN_CACHE))
     status_before, folder_before = git_status(), _site_folder_state()
     started = time.perf_counter()
     done = subprocess.run(

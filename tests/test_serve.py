@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, ROOT
+from conftest import IN_CI, ROOT, RUN_CACHE
 
 ADDRESS = "http://127.0.0.1:8000"
 PAGE = "docs/running/pipeline.md"
@@ -71,9 +71,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, sub
         pytest.skip("port 8000 is taken (is `make serve` already running?)")
     copy = tmp_path_factory.mktemp("serve") / "repo"
     shutil.copytree(ROOT, copy, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", ".venv", "site", ".cache", "__pycache__"))
-    # The set-up the command would do is already done here: share the installed environment.
+                    ignore=shutil.ignore_patterns(".git", ".venv", "site", ".cache", "node_modules", "__pycache__"))
+    # The set-up the command would do is already done here: share the installed environments,
+    # and this run's examples (as a contributor's earlier `make serve` would have cached them).
     (copy / ".venv").symlink_to(ROOT / ".venv")
+    if (ROOT / "node_modules").is_dir():
+        (copy / "node_modules").symlink_to(ROOT / "node_modules")
+    shutil.copytree(RUN_CACHE, copy / ".cache" / "pylive")
     log = copy.parent / "serve.log"
     with open(log, "w") as out:
         server = subprocess.Popen(_readme_serve_command(), shell=True, cwd=copy, stdout=out,
