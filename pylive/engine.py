@@ -40,19 +40,27 @@ T = TypeVar("T")
 
 REPL_DRIVER = Path(__file__).with_name("repl_driver.py")
 
-# What a child interpreter reports about itself; it must run on every CPython we support.
+# What a child interpreter reports about itself; it must run on every interpreter we run,
+# Jython's Python 2.7 included.
 _PROBE = r"""
-import json, platform, sys, sysconfig
+import json, platform, sys
+try:
+    import sysconfig
+    free = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+except Exception:
+    free = False
 gil = getattr(sys, "_is_gil_enabled", None)
+pypy = getattr(sys, "pypy_version_info", None)
 print(json.dumps({
     "path": sys.executable,
     "version": platform.python_version(),
     "implementation": platform.python_implementation(),
-    "cache_tag": sys.implementation.cache_tag,
-    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "cache_tag": getattr(getattr(sys, "implementation", None), "cache_tag", None) or "",
+    "free_threaded": free,
     "gil_enabled": gil() if gil else True,
     "debug": hasattr(sys, "gettotalrefcount"),
-    "virtual_env": sys.prefix != sys.base_prefix,
+    "virtual_env": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
+    "release": ".".join(str(part) for part in pypy[:3]) if pypy else "",
 }))
 """
 
@@ -73,6 +81,15 @@ class Interpreter:
     gil_enabled: bool = True
     debug: bool = False
     virtual_env: bool = False
+    release: str = ""
+    """The implementation's own version where it has one (PyPy 7.3.11 implements Python 3.9.16)."""
+    command: tuple[str, ...] = ()
+    """How to start it, when that is more than its path (Jython: the JVM, with its limits)."""
+
+    @property
+    def argv(self) -> list[str]:
+        """The command that starts it; arguments for Python follow."""
+        return list(self.command or (self.path,))
 
     @property
     def minor(self) -> str:
@@ -93,23 +110,61 @@ class Interpreter:
     def label(self) -> str:
         """`CPython 3.12.1 · native`, with the build options that change behaviour."""
         extras = [name for name, on in (("free-threaded", self.free_threaded), ("debug", self.debug)) if on]
-        return (f"{self.implementation} {self.version}" + (f" ({', '.join(extras)})" if extras else "")
+        version = f"{self.release} (Python {self.version})" if self.release else self.version
+        return (f"{self.implementation} {version}" + (f" ({', '.join(extras)})" if extras else "")
                 + f" · {self.platform}")
 
 
 @cache
-def probe(path: str) -> Interpreter | None:
-    """Run `path` once to learn what it is; None when it does not run (a broken pyenv shim).
-    The interpreter is then named by its real executable, not by a shim that finds it."""
+def probe(path: str, command: tuple[str, ...] = ()) -> Interpreter | None:
+    """Run `path` (or `command`) once to learn what it is; None when it does not run (a
+    broken pyenv shim). A CPython is then named by its real executable, not by a shim."""
     try:
         done = subprocess.run(
-            [path, "-c", _PROBE], capture_output=True, text=True, timeout=30, env=clean_env()
+            [*(command or (path,)), "-c", _PROBE], capture_output=True, text=True, timeout=60, env=clean_env()
         )
-    except (OSError, subprocess.TimeoutExpired):
+        facts = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
         return None
-    if done.returncode != 0:
+    if facts is None:
         return None
-    return Interpreter(**json.loads(done.stdout))
+    if command or facts["implementation"] != "CPython" or not facts["path"]:
+        facts["path"] = path
+    return Interpreter(**facts, command=command)
+
+
+# Jython runs on a JVM, which reserves more address space than an example may use unless
+# it is told to stay small: its command starts the JVM directly, with these limits.
+JVM_LIMITS = ("-Xmx256m", "-Xss1m", "-XX:CompressedClassSpaceSize=64m", "-XX:ReservedCodeCacheSize=64m",
+              "-XX:MaxMetaspaceSize=256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+
+
+def _jython_command(wrapper: str) -> tuple[str, ...]:
+    """The JVM command that Debian's `jython` script runs, with the limits above."""
+    text = Path(wrapper).read_text(encoding="utf-8", errors="replace")
+    jar = re.search(r"-jar\s+(\S+\.jar)", text)
+    java = shutil.which("java")
+    if jar is None or java is None:
+        return ()
+    home = Path(os.path.realpath(wrapper)).parent.parent
+    return (java, *JVM_LIMITS, "-jar", jar[1], f"-Dpython.home={home}", f"-Dpython.executable={wrapper}")
+
+
+def discover_others() -> list[Interpreter]:
+    """Other implementations on PATH, for examples that name them (`versions="pypy,jython"`):
+    PyPy (`pypy3`) and Jython (`jython`)."""
+    found = []
+    for name in ("pypy3", "jython"):
+        path = shutil.which(name)
+        if path is None:
+            continue
+        command = _jython_command(path) if name == "jython" else ()
+        if name == "jython" and not command:
+            continue
+        interpreter = probe(path, command)
+        if interpreter is not None:
+            found.append(interpreter)
+    return found
 
 
 def build_interpreter() -> Interpreter:
@@ -174,16 +229,22 @@ def helper_files() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for d in HELPER_PATH for p in sorted(Path(d).glob("*.py"))}
 
 
-def choose(versions: str, matrix: list[Interpreter], default: Interpreter) -> tuple[list[Interpreter], bool]:
-    """The interpreters a block's `versions=` option names ("" for `default` alone, "all",
-    or minors such as "3.12,3.13"), and whether the matrix had every one asked for."""
+def choose(versions: str, matrix: list[Interpreter], default: Interpreter,
+           others: list[Interpreter] | None = None) -> tuple[list[Interpreter], bool]:
+    """The interpreters a block's `versions=` option names ("" for `default` alone; "all"
+    for the CPython matrix; minors such as "3.12,3.13"; "pypy" or "jython" for the other
+    implementations, as in "all,pypy,jython"), and whether every one asked for was there."""
     if not versions:
         return [default], True
-    if versions == "all":
-        return matrix, True
-    wanted = [v.strip() for v in versions.split(",")]
-    chosen = [i for i in matrix if i.minor in wanted]
-    return chosen or [default], len(chosen) == len(wanted)
+    chosen: list[Interpreter] = []
+    missing = False
+    for word in (v.strip() for v in versions.split(",")):
+        found = (matrix if word == "all" else
+                 [i for i in others or [] if i.implementation.lower() == word] if word.isalpha() else
+                 [i for i in matrix if i.minor == word])
+        missing = missing or not found
+        chosen += [i for i in found if i not in chosen]
+    return chosen or [default], not missing
 
 
 # The folders examples may not write: the checkout this engine belongs to (the plugin adds
@@ -549,7 +610,7 @@ def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> R
     def run() -> Run:
         with Box() as box:
             (box.work / "example.py").write_text(code, encoding="utf-8")
-            return box.run([interpreter.path, "-u", "example.py"], "", timeout)
+            return box.run([*interpreter.argv, "-u", "example.py"], "", timeout)
 
     return cached(run, Run, code, interpreter, timeout)
 
@@ -615,7 +676,7 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
     def run() -> TranscriptRun:
         # The driver reports through a pipe outside the example's folder: a statement that
         # empties its folder cannot take the results with it.
-        child = run_child([interpreter.path, "-u", str(REPL_DRIVER), "{results}"], json.dumps(sources), timeout,
+        child = run_child([*interpreter.argv, "-u", str(REPL_DRIVER), "{results}"], json.dumps(sources), timeout,
                           results=True)
         outputs = []
         for line in child.results.splitlines():

@@ -138,6 +138,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         try:
             self.matrix = runtimes.version_matrix(explicit, self.config.min_version,
                                                   Path(config["config_file_path"]).parent)
+            self.others = [] if explicit else engine.discover_others()  # PyPy, Jython: when named
         except engine.EngineError as error:
             raise PluginError(str(error)) from error
         required = _env_list("PYLIVE_REQUIRE_VERSIONS", ",") or self.config.require_versions
@@ -199,7 +200,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 except ValueError:
                     continue  # reported with its page and line when the page renders
                 needs = _needs(fence.options)
-                for interpreter in engine.choose(fence.options.get("versions", ""), self.matrix, self.build_python)[0]:
+                for interpreter in engine.choose(fence.options.get("versions", ""), self.matrix, self.build_python,
+                                                 self.others)[0]:
                     if needs & interpreter.lacks:
                         continue
                     if fence.lang != "pycon":
@@ -325,9 +327,9 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         return f"{page}:{int(first) + line_in_block}"
 
     def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
-        chosen, complete = engine.choose(versions, self.matrix, self.build_python)
+        chosen, complete = engine.choose(versions, self.matrix, self.build_python, self.others)
         if not complete:
-            known = ", ".join(i.minor for i in self.matrix)
+            known = ", ".join([i.minor for i in self.matrix] + [i.implementation.lower() for i in self.others])
             log.warning(f"{loc}: versions={versions!r} asks for a version this build lacks (it has {known})")
         return chosen
 

@@ -158,7 +158,7 @@ def measure(
     }
 
     def run() -> TimingRun:
-        argv = [interpreter.path, "-u", str(DRIVER), "{results}"]
+        argv = [*interpreter.argv, "-u", str(DRIVER), "{results}"]
         child = engine.run_child(argv, json.dumps(request), timeout, results=True)
         try:
             found = json.loads(child.results) if child.succeeded else {}
