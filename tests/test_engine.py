@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -345,3 +346,78 @@ def test_an_unknown_option_is_an_error_not_a_silent_default(tmp_path: Path) -> N
     done, _ = build(tmp_path, '# Page\n\n```python version="all"\nprint(1)\n```\n')
     assert done.returncode != 0
     assert "docs/index.md:3: unknown option(s) version" in done.stderr
+
+
+# -- runtimes side by side: WebAssembly, other implementations, what the tabs say ----------
+
+WASM = (ROOT / "node_modules" / "pyodide-314").is_dir()
+needs_wasm = pytest.mark.skipif(not WASM and not os.environ.get("CI"), reason="npm ci has not installed Pyodide")
+
+
+def build_with_runtimes(tmp_path: Path, page: str) -> tuple[subprocess.CompletedProcess, str]:
+    """A site whose version matrix has CPython on WebAssembly too (node_modules beside it)."""
+    tmp_path.mkdir(exist_ok=True)
+    if WASM:
+        (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+    return build(tmp_path, page)
+
+
+@needs_wasm
+def test_a_runtime_that_lacks_a_need_says_it_did_not_run_the_example(tmp_path: Path) -> None:
+    page = ('# Page\n\n```python versions="all" needs="threads"\nimport threading\n'
+            't = threading.Thread(target=print, args=("in a thread",))\nt.start()\nt.join()\n```\n')
+    done, html = build_with_runtimes(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    assert "Not run on CPython 3.14.2 · WebAssembly" in html and "needs threads" in html
+    assert "in a thread" in html
+
+
+@needs_wasm
+def test_an_undeclared_need_fails_naming_the_option(tmp_path: Path) -> None:
+    page = ('# Page\n\n```python versions="all"\nimport threading\n'
+            't = threading.Thread(target=print, args=("in a thread",))\nt.start()\nt.join()\n```\n')
+    done, _ = build_with_runtimes(tmp_path, page)
+    assert done.returncode != 0
+    assert 'docs/index.md:3: python block under CPython 3.14.2 · WebAssembly failed for want of threads' in done.stderr
+    assert 'needs="threads"' in done.stderr
+
+
+@needs_wasm
+def test_the_same_output_everywhere_is_shown_once_with_the_range(tmp_path: Path) -> None:
+    done, html = build_with_runtimes(tmp_path, '# Page\n\n```python versions="all"\nprint(6 * 7)\n```\n')
+    assert done.returncode == 0, done.stderr
+    first = engine.discover()[0]
+    assert f"Output · CPython {first.version} – 3.15.0rc1 · native and WebAssembly" in html
+    assert "tabbed-set" not in html
+
+
+@needs_wasm
+@pytest.mark.parametrize("changes, passes", [("3.12", True), ("3.13", False), ("none", False)])
+def test_a_stated_change_is_checked_both_ways(tmp_path: Path, changes: str, passes: bool) -> None:
+    page = f'# Page\n\n```python versions="all" changes="{changes}"\nimport sys\nprint(sys.version_info >= (3, 12))\n```\n'
+    done, html = build_with_runtimes(tmp_path, page)
+    assert (done.returncode == 0) == passes, done.stderr
+    if not passes:
+        assert f'the output changes at 3.12, but changes="{changes}"' in done.stderr
+    else:
+        assert 'class="hll"' in html, "the changed line is highlighted in the 3.12 tab"
+
+
+@pytest.mark.skipif(not engine.discover_others(), reason="neither pypy3 nor jython is installed")
+def test_other_implementations_run_when_named(tmp_path: Path) -> None:
+    others = engine.discover_others()
+    names = ",".join(i.implementation.lower() for i in others)
+    page = (f'# Page\n\n```python versions="{names}" timeout="60"\nfrom __future__ import print_function\n'
+            'import platform\nprint(platform.python_implementation())\n```\n')
+    done, html = build(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    for interpreter in others:
+        assert interpreter.label in html and re.search(rf">{interpreter.implementation}\n<", html), html
+
+
+def test_choose_names_versions_and_implementations() -> None:
+    cpython = [engine.Interpreter(f"/p/3.{m}", f"3.{m}.0", "CPython", f"cpython-3{m}") for m in (12, 13)]
+    pypy = engine.Interpreter("/p/pypy3", "3.9.16", "PyPy", "pypy39", release="7.3.11")
+    assert engine.choose("all,pypy", cpython, cpython[0], [pypy]) == ([*cpython, pypy], True)
+    assert engine.choose("3.13,jython", cpython, cpython[0], [pypy]) == ([cpython[1]], False)
+    assert pypy.label == "PyPy 7.3.11 (Python 3.9.16) · native"
