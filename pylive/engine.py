@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +61,7 @@ print(json.dumps({
     "debug": hasattr(sys, "gettotalrefcount"),
     "virtual_env": sys.prefix != getattr(sys, "base_prefix", sys.prefix),
     "release": ".".join(str(part) for part in pypy[:3]) if pypy else "",
+    "prefix": getattr(sys, "base_prefix", sys.prefix),
 }))
 """
 
@@ -85,6 +86,8 @@ class Interpreter:
     """The implementation's own version where it has one (PyPy 7.3.11 implements Python 3.9.16)."""
     command: tuple[str, ...] = ()
     """How to start it, when that is more than its path (Jython: the JVM, with its limits)."""
+    prefix: str = ""
+    """Where it is installed (sys.base_prefix): shown in outputs by a stand-in."""
 
     @property
     def argv(self) -> list[str]:
@@ -455,6 +458,25 @@ fallback_notices: set[str] = set()
 """The fallback sandbox's notices, for the build log (the plugin reports them once)."""
 
 
+def machine_free(text: str, interpreter: Interpreter) -> str:
+    """An output with the build machine's own paths replaced by the stand-ins the about page
+    explains: the interpreter's installation folder, and the checkout."""
+    if len(interpreter.prefix) > 1:
+        text = text.replace(interpreter.prefix, f"/<{interpreter.implementation.lower()}-{interpreter.version}>")
+    for folder in sorted(PROTECTED, key=len, reverse=True):
+        text = text.replace(folder, "/<checkout>")
+    return text
+
+
+def machine_paths(text: str) -> list[str]:
+    """The build machine's paths an output still shows (its home, the checkout)."""
+    home = str(Path.home())
+    found = [folder for folder in PROTECTED if folder in text]
+    if len(home) > 1 and re.search(re.escape(home) + r"(/|\b)", text):
+        found.append(home)
+    return found
+
+
 def _without_sandbox_notice(output: str) -> str:
     first, _, rest = output.partition("\n")
     if first.startswith(FALLBACK_NOTICE):
@@ -610,7 +632,8 @@ def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> R
     def run() -> Run:
         with Box() as box:
             (box.work / "example.py").write_text(code, encoding="utf-8")
-            return box.run([*interpreter.argv, "-u", "example.py"], "", timeout)
+            done = box.run([*interpreter.argv, "-u", "example.py"], "", timeout)
+        return replace(done, output=machine_free(done.output, interpreter))
 
     return cached(run, Run, code, interpreter, timeout)
 
@@ -681,7 +704,7 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
         outputs = []
         for line in child.results.splitlines():
             try:
-                outputs.append(visible(json.loads(line)))
+                outputs.append(machine_free(visible(json.loads(line)), interpreter))
             except json.JSONDecodeError:
                 break  # a statement that wrote to the driver's channel: reported below
         if child.timed_out or child.flooded:

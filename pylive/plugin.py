@@ -498,6 +498,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                                         f"{lines[-1]}\n{run.output}")
         elif not run.output.strip() and options["output"] != "none":
             self._warn(failures, loc, f'{what} printed nothing: show what it does, or say output="none"')
+        for path in engine.machine_paths(run.output):
+            self._warn(failures, loc, f"{what} shows the build machine's path {path}: print a relative path")
         return run
 
     @_guarded
