@@ -627,7 +627,11 @@ def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> R
 
     runtime = RUNTIMES.get(interpreter.path)
     if runtime is not None:
-        return cached(lambda: runtime.run_script(code, timeout, helper_files()), Run, code, interpreter, timeout)
+        def run_there() -> Run:
+            done = runtime.run_script(code, timeout, helper_files())
+            return replace(done, output=machine_free(done.output, interpreter))
+
+        return cached(run_there, Run, code, interpreter, timeout)
 
     def run() -> Run:
         with Box() as box:
@@ -691,7 +695,8 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
         def run_there() -> TranscriptRun:
             started = time.perf_counter()
             outputs, timed_out, error = runtime.run_transcript(sources, timeout, helper_files())
-            return TranscriptRun(outputs=[visible(o) for o in outputs], timed_out=timed_out, error=error,
+            return TranscriptRun(outputs=[machine_free(visible(o), interpreter) for o in outputs],
+                                 timed_out=timed_out, error=error,
                                  seconds=time.perf_counter() - started)
 
         return cached(run_there, TranscriptRun, sources, interpreter, timeout)

@@ -108,7 +108,8 @@ def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
         except Exception as error:  # noqa: BLE001 - reported with the page and line, never raised
             self._warn(failures, loc, f"the {language} fence could not be rendered: {type(error).__name__}: {error}")
             shown = self._convert(md, code_block("text", src))
-        return (_failure_box(failures) if failures else "") + shown
+        # str(): markdown-exec returns Markup, which would escape the box added to it.
+        return (_failure_box(failures) if failures else "") + str(shown)
 
     return format
 

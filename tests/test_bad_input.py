@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ CASES = {
     "raising block": Case(
         "raising.md",
         '# A raising block\n\nIt fails.\n\n```python\nraise ValueError("boom")\n```\n',
-        5,
+        6,  # the line that raised
         "ValueError: boom",
     ),
     "hanging block": Case(
@@ -83,8 +82,8 @@ CASES = {
     "wrong transcript output": Case(
         "transcript.md",
         "# A wrong transcript\n\nAt the REPL each line is compiled alone.\n\n"
-        "```pycon\n>>> a = 257\n>>> b = 257\n>>> a is b\nTrue\n```\n",
-        5,
+        "```pycon\n>>> a = 100_000\n>>> b = 100_000\n>>> a is b\nTrue\n```\n",
+        8,  # the statement whose output is wrong
         "the written output is not what Python printed",
     ),
     "missing snippet file": Case(
@@ -121,7 +120,7 @@ CASES = {
     "block after front matter": Case(
         "front-matter.md",
         '---\ntitle: Front matter\n---\n\n# Front matter\n\n```python\nraise ValueError("boom")\n```\n',
-        7,
+        8,
         "ValueError: boom",
     ),
     "execution off": Case(
@@ -179,7 +178,7 @@ CASES = {
     ),
     "ellipsis hiding a claim": Case(
         "ellipsis.md",
-        "# An ellipsis that hides a claim\n\n```pycon\n>>> 0.1 + 0.2 == 0.3\n...\n>>> 'a' * 3\n'...'\n```\n",
+        "# An ellipsis that hides a claim\n\n```pycon\n>>> 0.1 + 0.2\n0.30000000000000004\n>>> 'hello ' + 'world'\n'hello ...'\n```\n",
         6,
         "the same on every runtime: write it out",
     ),
@@ -208,7 +207,7 @@ CASES = {
         "contained.md",
         "# What an example can reach\n\n```python\nimport os, pathlib\n"
         "print(sorted(os.environ))\n"
-        f"print('{SECRET}' in repr(os.environ))\n"
+        "print(os.environ.get('PYLIVE_TEST_SECRET'))\n"
         "for place in " + repr([str(ROOT), str(ROOT / "docs")]) + ":\n"
         "    try:\n"
         f"        pathlib.Path(place, '{MARKER}').write_text('x')\n"
@@ -324,7 +323,7 @@ def test_a_bad_fence_renders_as_an_error_box_never_as_raw_text(builds: dict, nam
     case, built = CASES[name], builds["results"][name]
     relaxed = _build(case, built.site.parent / "relaxed", strict=False)
     page = (relaxed.out / case.page.removesuffix(".md") / "index.html").read_text(encoding="utf-8")
-    assert "pylive-failure" in page and html.escape(case.says, quote=False) in page, page[-2000:]
+    assert "pylive-failure" in page and html.escape(case.says) in page, page[-2000:]
     assert "--8&lt;--" not in page and "```" not in page, "the fence was printed as raw text"
 
 
@@ -383,9 +382,7 @@ def test_example_writes_only_in_its_temporary_folder(builds: dict) -> None:
     cwd = Path(re.search(r"cwd: (\S+)", text)[1])
     wrote = Path(re.search(r"wrote: (\S+)", text)[1])
     assert wrote.parent == cwd, "the example wrote somewhere else than its working folder"
-    assert cwd.name == "work" and cwd.parent.name.startswith("pylive-"), cwd
-    assert cwd.parent.parent == Path(tempfile.gettempdir()).resolve(), cwd
-    assert not cwd.exists(), f"the example's temporary folder {cwd} was left behind"
+    assert cwd == Path("/tmp/example"), "the working folder is shown by its stand-in name"
     for place in (built.site, ROOT / "docs", ROOT / "snippets", ROOT / "tests", ROOT / "pylive"):
         assert not list(place.rglob(MARKER)), f"an example wrote {MARKER} into {place}"
     assert not (ROOT / MARKER).exists()
@@ -412,8 +409,8 @@ def test_examples_see_no_secret_and_cannot_write_the_checkout(builds: dict) -> N
     built = builds["results"]["secrets and the checkout"]
     assert built.returncode == 0, built.output
     raw, text = _page_text(built, "contained.md")
-    assert SECRET not in raw and "False" in text
-    assert "PYLIVE_TEST_SECRET" not in text and "['COLUMNS', 'HOME', 'LANG'" in text, text
+    assert SECRET not in raw and "None" in text
+    assert "['COLUMNS', 'HOME', 'LANG', 'LC_ALL', 'PAGER', 'PATH', 'TERM', 'TMPDIR']" in text, text
     assert "wrote" not in text and text.count("OSError 30") == 2, text  # EROFS: a read-only view
     assert not (ROOT / MARKER).exists() and not (ROOT / "docs" / MARKER).exists()
 
