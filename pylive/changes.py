@@ -49,6 +49,8 @@ class Changes:
         for change in self.found:
             steps.setdefault((change.before.minor, change.after.minor), []).append(change)
         parts = [
+            # Out of the search index: its many titles and diffs would crowd out the pages.
+            "---\nsearch:\n  exclude: true\n---\n",
             "# What changed, version by version\n",
             "Every example on this site that runs under more than one Python version was run under "
             f"each of them when the site was built: {self.examples} examples. For each step from one "
