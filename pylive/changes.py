@@ -33,7 +33,9 @@ class Changes:
 
     def record(self, page: str, title: str, section: str, line: int,
                ran: list[tuple[Interpreter, str]]) -> None:
-        """The outputs of one example, oldest runtime first."""
+        """The outputs of one example, oldest runtime first. Only CPython's versions are
+        compared: other implementations beside it are a difference of kind, not of version."""
+        ran = [(interpreter, output) for interpreter, output in ran if interpreter.implementation == "CPython"]
         if len(ran) < 2:
             return
         self.examples += 1
