@@ -110,6 +110,12 @@ class Interpreter:
     """What examples may need (a fence's needs=) that this runtime cannot do."""
 
     @property
+    def short(self) -> str:
+        """A tab's label: `3.12`, `3.14 · WebAssembly`, `PyPy 7.3.11`; outputs carry the full label."""
+        name = self.minor if self.implementation == "CPython" else f"{self.implementation} {self.release or self.minor}"
+        return name if self.platform == "native" else f"{name} · {self.platform}"
+
+    @property
     def label(self) -> str:
         """`CPython 3.12.1 · native`, with the build options that change behaviour."""
         extras = [name for name, on in (("free-threaded", self.free_threaded), ("debug", self.debug)) if on]

@@ -62,9 +62,19 @@ def _not_run(interpreter: engine.Interpreter, missing: set[str]) -> str:
             f"{' and '.join(sorted(missing))}, which {interpreter.label} does not have.\n")
 
 
+def _not_run_on(interpreters: list[engine.Interpreter], needs: set[str]) -> str:
+    """One note for the runtimes an example was not run on, under the output the rest shared."""
+    missing = sorted(set().union(*(needs & i.lacks for i in interpreters)))
+    names = ", ".join(i.label for i in interpreters)
+    return (f'!!! info "Not run on {names}"\n\n    This example needs {" and ".join(missing)}, '
+            "which these runtimes do not have.\n")
+
+
 def _range_label(interpreters: list[engine.Interpreter]) -> str:
     """`CPython 3.10.13 – 3.15.0rc1 · native and WebAssembly`: who printed one shared output."""
     first, last = interpreters[0], interpreters[-1]
+    if len({i.implementation for i in interpreters}) > 1:
+        return ", ".join(i.label for i in interpreters)
     platforms = " and ".join(dict.fromkeys(i.platform for i in interpreters))
     return f"{first.implementation} {first.version} – {last.version} · {platforms}"
 
@@ -426,15 +436,20 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             title, headings = self._pages[page]
             section = next((text for number, text in reversed(headings) if number < int(line)), "")
             self.changes.record(page.removeprefix("docs/"), title, section, int(line), ran)
-        if len(results) > 1 and len(ran) == len(results) and len({output for _, output in ran}) == 1:
-            return render(_range_label([interpreter for interpreter, _ in ran]), ran[0][1], [])
+        if len(results) > 1 and ran and len({output for _, output in ran}) == 1:
+            shown = render(_range_label([interpreter for interpreter, _ in ran]), ran[0][1], [])
+            missed = [interpreter for interpreter, output in results if output is None]
+            if len(ran) > 1 and missed:
+                return shown + "\n\n" + _not_run_on(missed, options["needs"])
+            if len(ran) > 1:
+                return shown
         tabs, previous = [], None
         for interpreter, output in results:
             if output is None:
-                tabs.append((interpreter.label, _not_run(interpreter, options["needs"] & interpreter.lacks)))
+                tabs.append((interpreter.short, _not_run(interpreter, options["needs"] & interpreter.lacks)))
                 continue
             changed = _changed_lines(previous, output) if previous is not None else []
-            tabs.append((interpreter.label, render(interpreter.label, output, changed)))
+            tabs.append((interpreter.short, render(interpreter.label, output, changed)))
             previous = output
         if len(tabs) == 1:
             return tabs[0][1]
