@@ -95,11 +95,11 @@ def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CEL
     running = {"index": None}
     with engine.Box() as box:
         workdir = str(box.work)
-        manager = SandboxedKernelManager(kernel_name=kernel_name or "python3")
-        manager.box = box
+        # The client makes (and so shuts down) its own kernel manager: one of this box's.
+        manager_class = type("BoxedKernelManager", (SandboxedKernelManager,), {"box": box})
         client = NotebookClient(
             notebook,
-            km=manager,
+            kernel_manager_class=manager_class,
             timeout=timeout,
             kernel_name=kernel_name,
             allow_errors=allow_errors,

@@ -19,6 +19,7 @@ import datetime
 import difflib
 import functools
 import html
+import json
 import logging
 import re
 import os
@@ -50,6 +51,21 @@ PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes"}
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
 TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout"}
+
+
+def _notebook_title(path: Path) -> str | None:
+    """The first heading of a notebook's markdown cells, as mkdocs-jupyter titles its page."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            source = "".join(cell.get("source", []))
+            heading = re.search(r"^#\s+(.+)$", source, re.M)
+            if heading:
+                return heading[1].strip()
+    return None
 
 
 def _needs(options: dict[str, str]) -> set[str]:
@@ -233,8 +249,12 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         that the navigation and footer name them instead of showing "None"."""
         for file in files.documentation_pages():
             page = file.page
-            if page is not None and page.markdown is None and file.src_uri.endswith(".md"):
+            if page is None or page.markdown is not None:
+                continue
+            if file.src_uri.endswith(".md"):
                 page.read_source(config)
+            elif file.src_uri.endswith(".ipynb") and page.title is None:
+                page.title = _notebook_title(Path(file.abs_src_path)) or file.name
         return env
 
     def on_page_read_source(self, page: Any, config: Any) -> str | None:
