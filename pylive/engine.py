@@ -663,6 +663,14 @@ class Statement:
         lines = self.source.rstrip("\n").split("\n")
         return "\n".join(("... " if i else ">>> ") + line for i, line in enumerate(lines))
 
+    @property
+    def typed(self) -> str:
+        """What a person types: a compound statement ends with an empty `...` line, without
+        which the real prompt would keep waiting (and the next `>>>` would be a SyntaxError)."""
+        lines = self.source.rstrip("\n").split("\n")
+        compound = len(lines) > 1 and lines[-1].strip() and any(line[:1].isspace() for line in lines[1:])
+        return self.prompted + ("\n..." if compound else "")
+
 
 def parse_transcript(text: str) -> list[Statement]:
     """Split a transcript into statements with doctest's own parser."""

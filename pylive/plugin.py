@@ -564,7 +564,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             for statement, problem in engine.mismatches(statements, run):
                 self._warn(failures, self._page_line(loc, src, statement.line),
                            f"{what}: the written output is not what Python printed: {problem}")
-            shown = "".join(s.prompted + "\n" + out for s, out in zip(statements, run.outputs))
+            shown = "".join(s.typed + "\n" + out for s, out in zip(statements, run.outputs))
             results.append((interpreter, shown.rstrip("\n")))
         for statement, problem in engine.ellipsis_problems(statements, runs):
             self._warn(failures, self._page_line(loc, src, statement.line), f"transcript: {problem}")

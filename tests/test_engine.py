@@ -422,3 +422,9 @@ def test_choose_names_versions_and_implementations() -> None:
     assert engine.choose("all,pypy", cpython, cpython[0], [pypy]) == ([*cpython, pypy], True)
     assert engine.choose("3.13,jython", cpython, cpython[0], [pypy]) == ([cpython[1]], False)
     assert pypy.label == "PyPy 7.3.11 (Python 3.9.16) · native"
+
+
+def test_a_compound_statement_is_shown_as_typed_with_its_closing_line() -> None:
+    [compound, simple] = engine.parse_transcript(">>> for i in range(2):\n...     print(i)\n0\n1\n>>> 1\n1\n")
+    assert compound.typed == ">>> for i in range(2):\n...     print(i)\n..."
+    assert simple.typed == ">>> 1"
