@@ -18,6 +18,7 @@ the environment variable CI is set: then they fail.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gzip
 import json
@@ -339,8 +340,21 @@ def chromium_executable() -> str | None:
     return None
 
 
+_LAUNCHED: list = []  # [playwright, browser]: one for the whole run
+
+
+def _close_browser() -> None:
+    try:
+        _LAUNCHED[1].close()
+        _LAUNCHED[0].stop()
+    except Exception:  # noqa: BLE001 - the run is over; nothing is left to report to
+        pass
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
+    """One Chromium for the whole run, also for other modules that import this fixture (a
+    second Playwright in the same thread would fail: its event loop is already running)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -348,11 +362,13 @@ def browser() -> Iterator:
     executable = chromium_executable()
     if executable is None:
         _missing("Chromium is not installed (Debian: apt-get install chromium; or set PYLIVE_CHROMIUM)")
-    with sync_playwright() as playwright:
+    if not _LAUNCHED:
+        playwright = sync_playwright().start()
         # launch() runs the browser with a fresh, temporary user-data-dir of its own.
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
-        yield launched
-        launched.close()
+        _LAUNCHED[:] = [playwright, playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS,
+                                                               headless=True)]
+        atexit.register(_close_browser)
+    yield _LAUNCHED[1]
 
 
 @pytest.fixture(scope="session")
@@ -567,9 +583,10 @@ def test_palette_toggles_to_dark_and_back(browser: object, serve: object) -> Non
         reader.open("/")
         page, scheme = reader.page, "document.body.getAttribute('data-md-color-scheme')"
         assert page.evaluate(scheme) == "default"
-        page.locator("label[title='Switch to dark mode']").click()
+        # By the input each label switches to: Material's tooltips move a label's title.
+        page.locator("label[for='__palette_1']").click()
         page.wait_for_function(f"{scheme} === 'slate'")
-        page.locator("label[title='Switch to light mode']").click()
+        page.locator("label[for='__palette_0']").click()
         page.wait_for_function(f"{scheme} === 'default'")
     finally:
         reader.close()
