@@ -85,8 +85,10 @@ class EngineRunner(_Runner):
         options = fence.options if fence else {}
         expected = int(options.get("returncode", "0"))
         for interpreter in interpreters_for(fence) if fence else [engine.build_interpreter()]:
-            # The leading blank lines pytest-markdown-docs adds make traceback lines page lines.
-            run = engine.run_script(test.source, interpreter, float(options.get("timeout", 10)))
+            # The fence's body exactly as the build runs it, so that a run the build made in
+            # this test run (RUN_CACHE) is not made again.
+            run = engine.run_script(fence.body if fence else test.source, interpreter,
+                                    float(options.get("timeout", 10)))
             where = f"{Path(test.source_path).relative_to(ROOT)}:{test.start_line} under {interpreter.label}"
             if run.timed_out:
                 raise FenceFailed(f"{where}: did not finish within {options.get('timeout', 10)} s")
