@@ -59,7 +59,7 @@ def version_matrix() -> tuple[engine.Interpreter, ...]:
 def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
     """The interpreters a fence asks for with versions=, as the build chooses them, less
     those that lack what it declares it needs (the build shows it as not run there)."""
-    needs = {n.strip() for n in fence.options.get("needs", "").split(",") if n.strip()}
+    needs = engine.needs_of(fence.options)
     chosen = engine.choose(fence.options.get("versions", ""), list(version_matrix()), engine.build_interpreter(),
                            engine.discover_others())[0]
     return [i for i in chosen if not needs & i.lacks]

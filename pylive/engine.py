@@ -238,6 +238,11 @@ def helper_files() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for d in HELPER_PATH for p in sorted(Path(d).glob("*.py"))}
 
 
+def needs_of(options: dict[str, str]) -> set[str]:
+    """What a fence's `needs="threads,subprocess"` option declares."""
+    return {need.strip() for need in options.get("needs", "").split(",") if need.strip()}
+
+
 def choose(versions: str, matrix: list[Interpreter], default: Interpreter,
            others: list[Interpreter] | None = None) -> tuple[list[Interpreter], bool]:
     """The interpreters a block's `versions=` option names ("" for `default` alone; "all"

@@ -68,10 +68,6 @@ def _notebook_title(path: Path) -> str | None:
     return None
 
 
-def _needs(options: dict[str, str]) -> set[str]:
-    return {n.strip() for n in options.get("needs", "").split(",") if n.strip()}
-
-
 def _not_run(interpreter: engine.Interpreter, missing: set[str]) -> str:
     """What a runtime's tab says instead of an output it could not produce."""
     return (f'!!! info "Not run on {interpreter.label}"\n\n    This example needs '
@@ -226,7 +222,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                     timeout = float(fence.options.get("timeout", self.config.timeout))
                 except ValueError:
                     continue  # reported with its page and line when the page renders
-                needs = _needs(fence.options)
+                needs = engine.needs_of(fence.options)
                 for interpreter in engine.choose(fence.options.get("versions", ""), self.matrix, self.build_python,
                                                  self.others)[0]:
                     if needs & interpreter.lacks:
@@ -328,7 +324,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if unknown:
             problems.append(f"unknown option(s) {', '.join(unknown)} on a {language} fence "
                             f"(it takes {', '.join(sorted(allowed - {'loc'}))})")
-        needs = {n.strip() for n in inputs.get("needs", "").split(",") if n.strip()}
+        needs = engine.needs_of(inputs)
         if needs - NEEDS:
             problems.append(f"needs= takes {', '.join(sorted(NEEDS))}, not {', '.join(sorted(needs - NEEDS))}")
         for name, kind in (("timeout", float), ("returncode", int), ("budget", float), ("repeat", int), ("number", int)):
@@ -374,7 +370,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             problems.append(f"source= takes {', '.join(sorted(SOURCE_PLACES))}, not {source!r}")
         if output not in OUTPUT_KINDS:
             problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
-        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs), changes=inputs.get("changes"))
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 source=source,
@@ -390,7 +386,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, PYCON_OPTIONS)
-        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs), changes=inputs.get("changes"))
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
@@ -405,7 +401,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, TIMEIT_OPTIONS)
-        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=_needs(inputs), changes=inputs.get("changes"))
+        options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 title=inputs.get("title", ""),

@@ -147,7 +147,7 @@ class WasmRuntime:
         """The statements typed into `code.InteractiveConsole` by repl_driver.py:
         (output of each statement run, timed out, error of the driver or runtime)."""
         answer = self._request({"kind": "transcript", "statements": list(sources), "files": files or {}}, timeout)
-        outputs = [stand_ins(_visible(text)) for text in answer["outputs"]]
+        outputs = [stand_ins(engine.visible(text)) for text in answer["outputs"]]
         if answer["timed_out"]:
             error = ""
         elif answer["returncode"] != 0 or answer.get("truncated") or answer.get("crashed"):
@@ -275,12 +275,6 @@ class WasmRuntime:
             return answer
 
 
-def _visible(text: str) -> str:
-    """Control characters shown as the engine shows them for native runs."""
-    show = getattr(engine, "visible", None)
-    return show(text) if show else text
-
-
 # The host's random folder names, replaced by the stand-ins native runs use (engine.Box).
 _FOLDERS = ((re.compile(r"/tmp/pylive-helpers-\w+"), "/tmp/example-helpers"),
             (re.compile(r"/tmp/pylive-(?!driver)\w+"), "/tmp/example"))
@@ -294,7 +288,7 @@ def stand_ins(text: str) -> str:
 
 def _full_output(answer: dict) -> str:
     """The example's output, with a last line saying why it was cut or ended."""
-    output = stand_ins(_visible(answer["output"]))
+    output = stand_ins(engine.visible(answer["output"]))
     notes = []
     if answer.get("truncated"):
         notes.append(f"[output cut: the example wrote more than {MAX_OUTPUT // 1024} KB]")
