@@ -102,7 +102,8 @@ def _start_example(settings: dict) -> int:
             os.chdir(settings["cwd"])
             for fd in settings["fds"]:
                 os.set_inheritable(fd, True)
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            for number in (signal.SIGPIPE, signal.SIGINT):  # the example gets Python's usual handling
+                signal.signal(number, signal.SIG_DFL)
             os.execv(settings["argv"][0], settings["argv"])
         except BaseException as error:  # noqa: BLE001 - report and leave the child
             os.write(2, f"pylive-sandbox: cannot start {settings['argv'][0]}: {error}\n".encode())
@@ -172,6 +173,9 @@ def _pid_one(settings: dict) -> None:
 
 def main() -> int:
     settings = json.loads(sys.argv[1])
+    # An interrupt is for the example (a Jupyter kernel is interrupted so); the sandbox's own
+    # processes only pass on the end of it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _join_cgroup(settings.get("cgroup"))
     # The engine ends a hung example with SIGTERM to this process: end the namespace.
     child = 0
