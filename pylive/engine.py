@@ -404,6 +404,17 @@ def _remove_cgroup(folder: Path | None) -> None:
             time.sleep(0.02)
 
 
+def sandbox_command(argv: list[str], cwd: Path | str, limits: Limits = LIMITS, fds: list[int] | None = None,
+                    cgroup: Path | None = None) -> list[str]:
+    """The command that runs argv inside the sandbox (sandbox.py): in the folder cwd, with the
+    checkout read-only, the limits, and the file descriptors fds kept open."""
+    settings = {
+        "argv": argv, "cwd": str(cwd), "readonly": sorted(set(PROTECTED)), "fds": fds or [],
+        "memory": limits.memory, "file_size": limits.file_size, "cgroup": str(cgroup) if cgroup else None,
+    }
+    return [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)]
+
+
 def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results: bool = False,
                   limits: Limits | None = None) -> Run:
     """Run argv in the sandbox (sandbox.py) in `box`, and read what it writes up to the
@@ -417,14 +428,10 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
     read_results, write_results = os.pipe() if results else (-1, -1)
     argv = [a.replace("{results}", str(write_results)) for a in argv]
     cgroup = _pids_cgroup(limits.processes)
-    settings = {
-        "argv": argv, "cwd": str(box.work), "readonly": sorted(set(PROTECTED)),
-        "fds": [write_results] if results else [], "memory": limits.memory,
-        "file_size": limits.file_size, "cgroup": str(cgroup) if cgroup else None,
-    }
+    command = sandbox_command(argv, box.work, limits, fds=[write_results] if results else [], cgroup=cgroup)
     with open(stdin_file, "rb") as given:
         child = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)],
+            command,
             cwd=box.work, env=box.env, stdin=given, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             pass_fds=(write_results,) if results else (), start_new_session=True,
         )

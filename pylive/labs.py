@@ -82,11 +82,7 @@ class SandboxedKernelManager(KernelManager):
         # Inside the sandbox the kernel's parent is the namespace's PID 1, not the build:
         # ipykernel would take that for its parent's death and exit at once (1 turns the watch off).
         argv = [*super().format_kernel_cmd(extra_arguments), "--IPKernelApp.parent_handle=1"]
-        settings = {
-            "argv": argv, "cwd": str(self.box.work), "readonly": sorted(set(engine.PROTECTED)), "fds": [],
-            "memory": engine.LIMITS.memory, "file_size": engine.LIMITS.file_size, "cgroup": None,
-        }
-        return [sys.executable, "-I", "-S", str(engine.SANDBOX), json.dumps(settings)]
+        return engine.sandbox_command(argv, self.box.work)
 
 
 def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CELL_TIMEOUT):

@@ -1,16 +1,20 @@
 // Host one CPython-on-WebAssembly runtime (a Pyodide package folder) for the build.
 //
-//     node wasm_host.mjs PACKAGE_DIR [SPARES]
+//     node wasm_host.mjs PACKAGE_DIR [WORKERS]
 //
 // Speaks line-delimited JSON: one request per line on stdin, one response per line on
 // stdout (the first line says the runtime is ready). See pylive/wasm.py for the protocol
 // and for the measurements behind the design, which in short is:
 //
-// * the runtime is loaded once (about 2 s) and a memory snapshot of it is taken;
-// * every example runs in a fresh instance restored from that snapshot (about 0.2-0.35 s)
-//   inside its own worker thread, so examples share no state at all, exactly like
+// * the runtime is loaded once (about 2 s), a memory snapshot of it is taken, and its
+//   WebAssembly module is compiled once and shared with every worker thread;
+// * every example runs in a fresh instance restored from that snapshot: its own memory,
+//   interpreter and file system, so examples share no Python state at all, exactly like
 //   separate `python example.py` processes;
-// * the next worker is restored while the current example runs, which hides that cost;
+// * a worker thread restores the next instance as soon as its example ends, so the restore
+//   overlaps whatever comes next; a worker is retired (and a new one started) after an
+//   example that used Pyodide's bridge to JavaScript, whose globals the next instance in
+//   the same thread would see, and after RETIRE_AFTER examples;
 // * a timeout, an output flood or a crash of the WebAssembly runtime (deep C recursion)
 //   ends that worker only; the host lives on and the next example gets a fresh instance.
 import { readFileSync } from "node:fs";
@@ -142,23 +146,31 @@ print(json.dumps({
 }))
 `;
 
+// Every instance of a runtime in a process reuses one compiled WebAssembly module: Pyodide
+// compiles pyodide.asm.wasm from its bytes on each load, which costs more CPU than the
+// restore itself. Instantiating a compiled module gives the same fresh instance.
+function shareCompiledModule(compiled) {
+  const instantiate = WebAssembly.instantiate;
+  WebAssembly.instantiate = async function (source, imports) {
+    if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+      return { instance: await instantiate.call(WebAssembly, compiled, imports), module: compiled };
+    }
+    return instantiate.call(WebAssembly, source, imports);
+  };
+}
+
 async function importPyodide(packageDir) {
   const module = await import(pathToFileURL(join(packageDir, "pyodide.mjs")).href);
   return module.loadPyodide;
 }
 
-// ---------------------------------------------------------------- worker: one example
-async function workerMain() {
-  const { packageDir, snapshot } = workerData;
-  const loadPyodide = await importPyodide(packageDir);
-  const py = await loadPyodide({
-    indexURL: packageDir + "/",
-    _loadSnapshot: new Uint8Array(snapshot),
-    env: PY_ENV,
-  });
-  parentPort.postMessage({ t: "ready" });
-  const job = await new Promise((res) => parentPort.once("message", res));
+// Source that names Pyodide's bridge to JavaScript: such an example may change what the
+// next instance in the same worker thread sees of JavaScript, so its worker is retired.
+const USES_JAVASCRIPT = /\bjs\b|pyodide/;
+const RETIRE_AFTER = 40; // examples per worker thread, which bounds what instances leave behind
 
+// ---------------------------------------------------------------- worker: one example at a time
+function runOne(py, job) {
   const writer = () => {
     const decoder = new TextDecoder("utf-8");
     return {
@@ -208,16 +220,33 @@ async function workerMain() {
   py.FS.mkdev("/dev/pylive-results", device);
 
   const files = py.toPy(job.files || {});
-  let status;
   if (job.kind === "probe") {
     py.runPython(PROBE, { globals: py.toPy({}) });
-    status = 0;
-  } else if (job.kind === "transcript") {
-    status = py.globals.get("_pylive_transcript")(job.driver, files);
-  } else {
-    status = py.globals.get("_pylive_script")(job.code, files);
+    return 0;
   }
-  parentPort.postMessage({ t: "done", returncode: status });
+  if (job.kind === "transcript") return py.globals.get("_pylive_transcript")(job.driver, files);
+  return py.globals.get("_pylive_script")(job.code, files);
+}
+
+async function workerMain() {
+  const { packageDir, snapshot, compiled } = workerData;
+  shareCompiledModule(compiled);
+  const loadPyodide = await importPyodide(packageDir);
+  for (let done = 0; done < RETIRE_AFTER; done++) {
+    const py = await loadPyodide({
+      indexURL: packageDir + "/",
+      _loadSnapshot: new Uint8Array(snapshot),
+      env: PY_ENV,
+    });
+    parentPort.postMessage({ t: "ready" });
+    const job = await new Promise((res) => parentPort.once("message", res));
+    const returncode = runOne(py, job);
+    const source = [job.code || "", ...(job.statements || []), ...Object.values(job.files || {})].join("\n");
+    const bridged = USES_JAVASCRIPT.test(source) || py.runPython("'js' in __import__('sys').modules");
+    parentPort.postMessage({ t: "done", returncode, reusable: !bridged && done + 1 < RETIRE_AFTER });
+    if (bridged) break;
+  }
+  // Retired: the host terminates this thread and starts another.
 }
 
 // ---------------------------------------------------------------- main: the protocol
@@ -239,38 +268,67 @@ async function hostMain() {
   const bytes = base.makeMemorySnapshot();
   const snapshot = new SharedArrayBuffer(bytes.length);
   new Uint8Array(snapshot).set(bytes);
+
+  const compiled = await WebAssembly.compile(readFileSync(join(packageDir, "pyodide.asm.wasm")));
   const coldSeconds = (performance.now() - started) / 1000;
 
+  // A worker thread and the promise of its next restored instance.
   const spawn = () => {
     const worker = new Worker(fileURLToPath(import.meta.url), {
-      workerData: { packageDir, snapshot },
+      workerData: { packageDir, snapshot, compiled },
       env: {},
       stdout: true, // anything the runtime logs to the console stays off the protocol
       stderr: true,
     });
     worker.stdout.resume();
     worker.stderr.resume();
+    return { worker, ready: nextReady(worker) };
+  };
+  const nextReady = (worker) => {
     const ready = new Promise((res, rej) => {
-      worker.once("message", (m) => (m.t === "ready" ? res() : rej(new Error("unexpected message"))));
-      worker.once("error", rej);
-      worker.once("exit", (code) => rej(new Error(`worker exited with ${code} while starting`)));
+      const onMessage = (m) => {
+        if (m.t !== "ready") return;
+        cleanup();
+        res();
+      };
+      const onError = (e) => {
+        cleanup();
+        rej(e);
+      };
+      const onExit = (code) => {
+        cleanup();
+        rej(new Error(`worker exited with ${code} while starting`));
+      };
+      const cleanup = () => {
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+      };
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
     });
     ready.catch(() => {});
-    return { worker, ready };
+    return ready;
   };
-  // Instances restored ahead of need (SPARES, the second argument, default 1): more use
-  // more cores and memory, and hide more of the restore when examples come back to back.
+  const retire = (slot) => {
+    slot.worker.removeAllListeners();
+    slot.worker.on("error", () => {});
+    slot.worker.terminate();
+  };
+  // Worker threads (WORKERS, the second argument, default 1), each restoring its next
+  // instance while others run: more use more cores and memory, and hide more of the restore
+  // when examples come back to back.
   const count = Math.max(1, Number.parseInt(process.argv[3] || "1", 10) || 1);
-  const spares = [];
-  while (spares.length < count) spares.push(spawn());
+  const idle = [];
+  while (idle.length < count) idle.push(spawn());
 
   const run = async (request) => {
-    let current = spares.shift();
-    spares.push(spawn()); // restored while this example runs
+    let current = idle.shift();
     try {
       await current.ready;
     } catch {
-      current.worker.terminate();
+      retire(current);
       current = spawn();
       await current.ready;
     }
@@ -282,13 +340,20 @@ async function hostMain() {
     let size = 0;
     return await new Promise((res) => {
       let finished = false;
-      const finish = (fields) => {
+      const finish = (fields, reusable = false) => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
-        current.worker.removeAllListeners();
-        current.worker.on("error", () => {});
-        current.worker.terminate();
+        current.worker.off("message", onMessage);
+        current.worker.off("error", onError);
+        current.worker.off("exit", onExit);
+        if (reusable) {
+          current.ready = nextReady(current.worker);
+          idle.push(current);
+        } else {
+          retire(current);
+          idle.push(spawn());
+        }
         res({
           id: request.id,
           output: chunks.join(""),
@@ -301,7 +366,7 @@ async function hostMain() {
         });
       };
       const timer = setTimeout(() => finish({ returncode: -9, timed_out: true }), timeout);
-      current.worker.on("message", (m) => {
+      const onMessage = (m) => {
         if (m.t === "out") {
           if (size + m.s.length > cap) {
             chunks.push(m.s.slice(0, Math.max(0, cap - size)));
@@ -314,18 +379,19 @@ async function hostMain() {
         } else if (m.t === "stmt") {
           outputs.push(JSON.parse(m.s));
         } else if (m.t === "done") {
-          finish({ returncode: m.returncode });
+          finish({ returncode: m.returncode }, m.reusable);
         }
-      });
-      current.worker.on("error", (e) =>
-        finish({ returncode: -11, crashed: `the WebAssembly runtime crashed: ${e && e.name}: ${e && e.message}` }),
-      );
-      current.worker.on("exit", (code) =>
-        finish({ returncode: -11, crashed: `the WebAssembly runtime stopped (worker exit ${code})` }),
-      );
+      };
+      const onError = (e) =>
+        finish({ returncode: -11, crashed: `the WebAssembly runtime crashed: ${e && e.name}: ${e && e.message}` });
+      const onExit = (code) => finish({ returncode: -11, crashed: `the WebAssembly runtime stopped (worker exit ${code})` });
+      current.worker.on("message", onMessage);
+      current.worker.on("error", onError);
+      current.worker.on("exit", onExit);
       current.worker.postMessage({
         kind: request.kind,
         code: request.code,
+        statements: request.statements,
         files: request.files || {},
         driver,
         stdin: request.kind === "transcript" ? JSON.stringify(request.statements || []) : "",

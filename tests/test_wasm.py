@@ -196,6 +196,30 @@ def test_the_environment_of_the_build_is_not_visible(runtime: wasm.WasmRuntime) 
     assert names == ["HOME", "LANG", "LC_ALL", "PATH"]
 
 
+def test_node_reached_through_the_javascript_bridge_is_sandboxed(runtime: wasm.WasmRuntime) -> None:
+    # Python in Pyodide can use Node's own modules; the host runs in the sandbox, so they
+    # cannot write the checkout or see the build's processes.
+    target = ROOT / "planted-by-wasm"
+    done = run(runtime, f"""
+        import js
+        fs = js.process.getBuiltinModule("fs")
+        try:
+            fs.writeFileSync({str(target)!r}, "x")
+            print("written")
+        except Exception as error:
+            print("refused:", str(error).split(",")[0])
+        print({os.getpid()} in [int(n) for n in fs.readdirSync("/proc").to_py() if n.isdigit()])
+    """)
+    assert not target.exists()
+    assert done.output == "refused: Error: EROFS: read-only file system\nFalse\n", done.output
+
+
+@pytest.mark.parametrize("reach", ["import js", "js = __import__('j' + 's')"])
+def test_javascript_globals_set_by_one_example_are_not_seen_by_the_next(py314: wasm.WasmRuntime, reach: str) -> None:
+    assert run(py314, f"{reach}\njs.globalThis.planted = 1").succeeded
+    assert run(py314, "import js\nprint(hasattr(js, 'planted'))").output == "False\n"
+
+
 def test_a_helper_file_can_be_imported(runtime: wasm.WasmRuntime) -> None:
     files = {"helper.py": "ANSWER = 42\n", "pkg/__init__.py": "", "pkg/mod.py": "NAME = 'mod'\n"}
     done = run(runtime, "import helper, pkg.mod; print(helper.ANSWER, pkg.mod.NAME)", files=files)
