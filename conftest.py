@@ -60,9 +60,9 @@ def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
     """The interpreters a fence asks for with versions=, as the build chooses them, less
     those that lack what it declares it needs (the build shows it as not run there)."""
     needs = engine.needs_of(fence.options)
-    chosen = engine.choose(fence.options.get("versions", ""), list(version_matrix()), engine.build_interpreter(),
-                           engine.discover_others())[0]
-    return [i for i in chosen if not needs & i.lacks]
+    chosen = engine.choose(fence.options.get("versions", ""), list(version_matrix()), engine.newest_native(list(version_matrix())),
+                           engine.discover_others(), _plugin_config().get("versions"))
+    return [i for i in chosen.interpreters if not needs & i.lacks]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -113,11 +113,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="includes snippet files; tests/test_docs.py runs them whole"))
 
 
+@cache
+def _plugin_config() -> dict[str, Any]:
+    """The pylive plugin's settings in mkdocs.yml."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    return next(p["pylive"] for p in config["plugins"] if isinstance(p, dict) and "pylive" in p)
+
+
 def _helper_path() -> list[str]:
     """The helper folders the build puts on examples' path (mkdocs.yml, pylive: pythonpath)."""
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
-    plugin = next(p["pylive"] for p in config["plugins"] if isinstance(p, dict) and "pylive" in p)
-    return [str(ROOT / folder) for folder in plugin.get("pythonpath", [])]
+    return [str(ROOT / folder) for folder in _plugin_config().get("pythonpath", [])]
 
 
 # Page examples run in-process here, and snippet files in children: both see the helpers.

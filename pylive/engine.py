@@ -176,8 +176,16 @@ def discover_others() -> list[Interpreter]:
     return found
 
 
+def newest_native(matrix: list[Interpreter]) -> Interpreter:
+    """The default for an example that names no version: the newest native CPython of the
+    matrix (the build's own interpreter if the matrix has none)."""
+    natives = [i for i in matrix if i.platform == "native" and i.implementation == "CPython"]
+    return max(natives, key=lambda i: i.version_key) if natives else build_interpreter()
+
+
+@cache
 def build_interpreter() -> Interpreter:
-    """The interpreter running this build: the default for every example."""
+    """The interpreter running this build (`versions="build"`)."""
     found = probe(sys.executable)
     if found is None:  # pragma: no cover - the build's own Python always runs
         raise EngineError(f"cannot run the build's own interpreter {sys.executable}")
@@ -243,22 +251,52 @@ def needs_of(options: dict[str, str]) -> set[str]:
     return {need.strip() for need in options.get("needs", "").split(",") if need.strip()}
 
 
+# The other implementations a block can name in versions=, by the word it uses.
+OTHER_IMPLEMENTATIONS = {"pypy": "PyPy", "jython": "Jython"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The runtimes a block's `versions=` option names, as far as this machine has them."""
+
+    interpreters: list[Interpreter]
+    absent: list[str]  # runtimes of the site this machine lacks, e.g. "CPython 3.14", "PyPy"
+    unknown: list[str]  # words that name no runtime of the site
+
+
 def choose(versions: str, matrix: list[Interpreter], default: Interpreter,
-           others: list[Interpreter] | None = None) -> tuple[list[Interpreter], bool]:
+           others: list[Interpreter] | None = None, site_versions: list[str] | None = None) -> Choice:
     """The interpreters a block's `versions=` option names ("" for `default` alone; "all"
-    for the CPython matrix; minors such as "3.12,3.13"; "pypy" or "jython" for the other
-    implementations, as in "all,pypy,jython"), and whether every one asked for was there."""
+    for every CPython version of the site; minors such as "3.12,3.13"; "pypy" or "jython"
+    for the other implementations, as in "all,pypy,jython"; "build" for the interpreter
+    running the build, whose environment has the site's own requirements, such as Jinja). `site_versions` are the
+    CPython minors the site shows (the matrix's own by default): one the matrix lacks is
+    absent from this build, not unknown."""
     if not versions:
-        return [default], True
+        return Choice([default], [], [])
+    have = {i.minor for i in matrix}
+    site = list(site_versions or sorted(have, key=lambda minor: tuple(map(int, minor.split(".")))))
     chosen: list[Interpreter] = []
-    missing = False
+    absent: list[str] = []
+    unknown: list[str] = []
     for word in (v.strip() for v in versions.split(",")):
-        found = (matrix if word == "all" else
-                 [i for i in others or [] if i.implementation.lower() == word] if word.isalpha() else
-                 [i for i in matrix if i.minor == word])
-        missing = missing or not found
+        if word == "build":
+            found = [build_interpreter()]
+        elif word == "all":
+            found = list(matrix)
+            absent += [f"CPython {minor}" for minor in site if minor not in have]
+        elif word.isalpha():
+            found = [i for i in others or [] if i.implementation.lower() == word]
+            if not found:
+                (absent if word in OTHER_IMPLEMENTATIONS else unknown).append(OTHER_IMPLEMENTATIONS.get(word, word))
+        else:
+            found = [i for i in matrix if i.minor == word]
+            if not found:
+                (absent if word in site else unknown).append(f"CPython {word}" if word in site else word)
         chosen += [i for i in found if i not in chosen]
-    return chosen or [default], not missing
+    if not chosen and not absent:
+        chosen = [default]
+    return Choice(chosen, list(dict.fromkeys(absent)), unknown)
 
 
 # The folders examples may not write: the checkout this engine belongs to (the plugin adds

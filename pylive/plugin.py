@@ -82,6 +82,12 @@ def _not_run_on(interpreters: list[engine.Interpreter], needs: set[str]) -> str:
             "which these runtimes do not have.\n")
 
 
+def _not_in_this_build(absent: list[str]) -> str:
+    """The note for the runtimes of the site that the machine building this copy lacks."""
+    return (f'!!! info "Not run in this build: {", ".join(absent)}"\n\n    The machine that built this copy '
+            "of the site has no runtime for them; the published site is built with every one.\n")
+
+
 def _range_label(interpreters: list[engine.Interpreter]) -> str:
     """`CPython 3.10.13 – 3.15.0rc1 · native and WebAssembly`: who printed one shared output."""
     first, last = interpreters[0], interpreters[-1]
@@ -141,6 +147,9 @@ class LivePluginConfig(Config):
     """Interpreters of the version matrix; empty means: search PATH and pyenv."""
     require_versions = config_options.ListOfItems(config_options.Type(str), default=[])
     """Minor versions (`"3.13"`) the matrix must have, or the build fails."""
+    versions = config_options.ListOfItems(config_options.Type(str), default=[])
+    """The CPython minors the site shows (`versions="all"`); a build whose machine lacks one
+    says so on the pages instead of showing its outputs. Empty: the matrix found."""
     min_version = config_options.Type(str, default="3.10")
     timeout = config_options.Type((int, float), default=10)
     """Seconds an example may run before the build calls it hung."""
@@ -164,13 +173,21 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             self.others = [] if explicit else engine.discover_others()  # PyPy, Jython: when named
         except engine.EngineError as error:
             raise PluginError(str(error)) from error
+        self.default_python = engine.newest_native(self.matrix)  # for blocks that name no version
         required = _env_list("PYLIVE_REQUIRE_VERSIONS", ",") or self.config.require_versions
-        missing = sorted(set(required) - {i.minor for i in self.matrix})
+        have = {i.minor for i in self.matrix} | {i.implementation.lower() for i in self.others}
+        missing = [name for name in required if name not in have]
         if missing:
             raise PluginError(
-                f"the version matrix needs CPython {', '.join(missing)}, which this machine does not have "
-                "(set PYLIVE_INTERPRETERS to their paths, separated by ':')"
+                f"the build needs {', '.join(missing)}, which this machine does not have (native CPythons: "
+                "set PYLIVE_INTERPRETERS to their paths, separated by ':'; 3.14 and 3.15 on WebAssembly: "
+                "install Node and run npm ci; pypy, jython: install Debian's pypy3 and jython)"
             )
+        lacking = [f"CPython {minor}" for minor in self.config.versions if minor not in have]
+        lacking += [name for word, name in engine.OTHER_IMPLEMENTATIONS.items() if word not in have]
+        if lacking:
+            log.info(f"pylive: this machine has no runtime for {', '.join(lacking)}; the pages that would show "
+                     "their outputs say they were not run in this build")
         self.base_dir = Path(config["config_file_path"]).parent
         engine.HELPER_PATH[:] = [str((self.base_dir / p).resolve()) for p in self.config.pythonpath]
         if str(self.base_dir.resolve()) not in engine.PROTECTED:  # examples never write the site's folder
@@ -223,8 +240,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 except ValueError:
                     continue  # reported with its page and line when the page renders
                 needs = engine.needs_of(fence.options)
-                for interpreter in engine.choose(fence.options.get("versions", ""), self.matrix, self.build_python,
-                                                 self.others)[0]:
+                for interpreter in self._choose(fence.options.get("versions", "")).interpreters:
                     if needs & interpreter.lacks:
                         continue
                     if fence.lang != "pycon":
@@ -353,17 +369,29 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return loc
         return f"{page}:{int(first) + line_in_block}"
 
-    def _interpreters(self, loc: str, versions: str) -> list[engine.Interpreter]:
-        chosen, complete = engine.choose(versions, self.matrix, self.build_python, self.others)
-        if not complete:
-            known = ", ".join([i.minor for i in self.matrix] + [i.implementation.lower() for i in self.others])
-            log.warning(f"{loc}: versions={versions!r} asks for a version this build lacks (it has {known})")
-        return chosen
+    def _choose(self, versions: str) -> engine.Choice:
+        return engine.choose(versions, self.matrix, self.default_python, self.others, self.config.versions)
+
+    def _runtime_options(self, inputs: dict[str, str], problems: list[str]) -> dict[str, Any]:
+        """versions= and changes=: the interpreters this machine has of those a block names,
+        and the runtimes of the site it lacks (the page says the block was not run there)."""
+        choice = self._choose(inputs.get("versions", ""))
+        site = self.config.versions or [i.minor for i in self.matrix]
+        if choice.unknown:
+            known = ", ".join([*site, *engine.OTHER_IMPLEMENTATIONS])
+            problems.append(f"versions= names {', '.join(choice.unknown)}, which is not a runtime of this site "
+                            f"(it has {known}, and all)")
+        declared = inputs.get("changes", "none").strip()
+        strays = [] if declared == "none" else [v.strip() for v in declared.split(",") if v.strip() not in site]
+        if strays:
+            problems.append(f'changes= takes "none" or versions of this site ({", ".join(site)}), not {", ".join(strays)}')
+        return {"interpreters": choice.interpreters, "absent": choice.absent}
 
     def _validate_python(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, PYTHON_OPTIONS)
+        chosen = self._runtime_options(inputs, problems)
         source = inputs.get("source", "above")
         output = inputs.get("output", "text")
         if source not in SOURCE_PLACES:
@@ -376,7 +404,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 source=source,
                 output=output,
                 title=inputs.get("title", ""),
-                interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
+                **chosen,
                 timeout=float(inputs.get("timeout", self.config.timeout)),
                 returncode=int(inputs.get("returncode", "0")),
             )
@@ -386,10 +414,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, PYCON_OPTIONS)
+        chosen = self._runtime_options(inputs, problems)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
-                interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
+                **chosen,
                 timeout=float(inputs.get("timeout", self.config.timeout)),
             )
         return True
@@ -401,13 +430,14 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, TIMEIT_OPTIONS)
+        chosen = self._runtime_options(inputs, problems)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 title=inputs.get("title", ""),
                 setup=inputs.get("setup", ""),
                 expect=inputs.get("expect", ""),
-                interpreters=self._interpreters(options["loc"], inputs.get("versions", "")),
+                **chosen,
                 budget=float(inputs.get("budget", timing.DEFAULT_BUDGET)),
                 repeat=int(inputs.get("repeat", timing.DEFAULT_REPEAT)),
                 number=int(inputs["number"]) if "number" in inputs else None,
@@ -427,7 +457,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     # -- rendering -------------------------------------------------------------------
 
     def _run_all(self, run: Any, interpreters: list[engine.Interpreter]) -> list[Any]:
-        with ThreadPoolExecutor(max_workers=min(len(interpreters), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(interpreters), os.cpu_count() or 1))) as pool:
             results = list(pool.map(run, interpreters))
         self.examples_run += len(results)
         for interpreter, result in zip(interpreters, results):
@@ -441,9 +471,19 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     def _versions_view(self, results: list[tuple[engine.Interpreter, str | None]], options: dict,
                        render: Callable[[str, str, list[int]], str]) -> str:
         """The outputs of one example under each runtime (None: not run there, for want of
-        `needs`). `render(label, output, changed lines)` draws one. When every runtime
+        `needs`), and a note naming the runtimes of the site this build lacks.
+        `render(label, output, changed lines)` draws one output. When every runtime
         printed the same, one output labelled with the range of versions; otherwise tabs,
         oldest first, each marking the lines that changed from the tab before it."""
+        view = self._outputs_view(results, options, render)
+        if options.get("absent"):
+            view = (view + "\n\n" if view else "") + _not_in_this_build(options["absent"])
+        return view
+
+    def _outputs_view(self, results: list[tuple[engine.Interpreter, str | None]], options: dict,
+                      render: Callable[[str, str, list[int]], str]) -> str:
+        if not results:
+            return ""
         results = sorted(results, key=lambda result: result[0].version_key)
         ran = [(interpreter, output) for interpreter, output in results if output is not None]
         self._check_changes(ran, options)
@@ -476,13 +516,24 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     def _check_changes(self, ran: list[tuple[engine.Interpreter, str]], options: dict) -> None:
         """`changes="3.11,3.13"`: the versions whose output differs from the version before
         them, as the prose says; `changes="none"`: the same output everywhere. Checked both
-        ways: a stated change that is not there fails, and so does one the prose does not state."""
+        ways: a stated change that is not there fails, and so does one the prose does not state.
+        Only versions that ran next to the version before them can be checked: a build that
+        lacks a runtime leaves the changes at its versions unchecked, and says so in its log."""
         declared = options.get("changes")
-        if declared is None or len(ran) < 2:
+        if declared is None:
             return
-        found = [later.minor for (_, before), (later, after) in zip(ran, ran[1:]) if before != after]
+        order = self.config.versions or [i.minor for i in self.matrix]
+        pairs = [(later.minor, before != after) for (earlier, before), (later, after) in zip(ran, ran[1:])
+                 if earlier.minor in order and later.minor in order
+                 and order.index(later.minor) == order.index(earlier.minor) + 1]
+        checkable = {minor for minor, _ in pairs}
+        found = [minor for minor, differs in pairs if differs]
         stated = [] if declared.strip() == "none" else [v.strip() for v in declared.split(",") if v.strip()]
-        if found != stated:
+        unchecked = [v for v in stated if v not in checkable]
+        if unchecked:
+            log.info(f"{options['loc']}: changes= at {', '.join(unchecked)} not checked in this build, which has "
+                     "no outputs of those versions and the ones before them to compare")
+        if [v for v in stated if v in checkable] != found:
             self._warn(options["failures"], options["loc"],
                        f'the output changes at {", ".join(found) or "no version"}, but changes="{declared}" says '
                        f'{", ".join(stated) or "none"}: correct the prose and the option')
@@ -620,6 +671,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if untimed:
             text += (f"\n\nNot timed on {', '.join(i.label for i in untimed)}: timings there say nothing "
                      "about the speed of a native interpreter.\n")
+        if options["absent"]:
+            text += "\n\n" + _not_in_this_build(options["absent"])
         return self._convert(md, text, stash)
 
     def _format_other(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SNIPPETS, interpreters_for, markdown_pages, page_id
+from conftest import ROOT, SNIPPETS, interpreters_for, markdown_pages, page_id, version_matrix
 from pylive import engine, fences
 
 
@@ -64,7 +64,7 @@ def test_transcript_prints_what_the_page_says(page: Path, fence: fences.Fence) -
 
 @pytest.mark.parametrize("path", sorted(SNIPPETS.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_snippet_file_runs(path: Path) -> None:
-    run = engine.run_script(path.read_text(encoding="utf-8"), engine.build_interpreter(), timeout=60)
+    run = engine.run_script(path.read_text(encoding="utf-8"), engine.newest_native(list(version_matrix())), timeout=60)
     assert not run.timed_out, f"{path.relative_to(ROOT)} did not finish within 60 s"
     assert run.returncode == 0, f"{path.relative_to(ROOT)} exited with {run.returncode}:\n{run.output}"
 

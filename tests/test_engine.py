@@ -289,14 +289,17 @@ markdown_extensions:
 """
 
 
-def build(tmp_path: Path, page: str) -> tuple[subprocess.CompletedProcess, str]:
+def build(tmp_path: Path, page: str, config: str = SITE_CONFIG, **env: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Build a one-page site; its runtimes are whatever the machine has (CI's requirement
+    of every runtime of the real site is not this site's), unless env says otherwise."""
     (tmp_path / "docs").mkdir()
-    (tmp_path / "mkdocs.yml").write_text(SITE_CONFIG)
+    (tmp_path / "mkdocs.yml").write_text(config)
     (tmp_path / "docs" / "index.md").write_text(page)
+    inherited = {k: v for k, v in os.environ.items() if k != "PYLIVE_REQUIRE_VERSIONS"}
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**inherited, "NO_MKDOCS_2_WARNING": "1", **env},
     )
     html = tmp_path / "site" / "index.html"
     return done, html.read_text() if html.exists() else ""
@@ -323,7 +326,8 @@ def test_a_page_shows_real_dis_output_and_real_repl_values(tmp_path: Path) -> No
     done, html = build(tmp_path, page)
     assert done.returncode == 0, done.stderr
     assert "LOAD_NAME" in html and ("BINARY_OP" in html or "BINARY_ADD" in html)
-    assert "False" in html and f"CPython {PYTHON.version}" in html
+    # A block that names no version runs under the newest native CPython of the matrix.
+    assert "False" in html and f"Output · {engine.newest_native(engine.discover()).label}" in html
 
 
 def test_the_version_matrix_renders_a_tab_per_interpreter(tmp_path: Path) -> None:
@@ -416,11 +420,42 @@ def test_other_implementations_run_when_named(tmp_path: Path) -> None:
         assert interpreter.label in html and re.search(rf">{interpreter.implementation}\n<", html), html
 
 
+def test_a_runtime_of_the_site_that_the_machine_lacks_is_named_on_the_page(tmp_path: Path) -> None:
+    # The site shows 3.99 too, which no machine has: the build passes and the page says so.
+    config = SITE_CONFIG.replace("plugins: [pylive]", 'plugins: [{pylive: {versions: ["3.99"]}}]')
+    page = ('# Page\n\n```python versions="all" changes="3.99"\nprint(6 * 7)\n```\n\n'
+            '```python versions="3.99"\nprint(1)\n```\n\n```pycon versions="3.99"\n>>> 1\n1\n```\n')
+    done, html = build(tmp_path, page, config, PYLIVE_INTERPRETERS=sys.executable)
+    assert done.returncode == 0, done.stderr
+    assert html.count("Not run in this build: CPython 3.99") == 3
+    assert "42" in html
+    assert "changes= at 3.99 not checked in this build" in done.stderr
+
+
+@pytest.mark.parametrize("option", ['versions="3.31"', 'versions="all" changes="3.31"'])
+def test_a_version_that_is_not_the_sites_fails(tmp_path: Path, option: str) -> None:
+    done, _ = build(tmp_path, f"# Page\n\n```python {option}\nprint(1)\n```\n")
+    assert done.returncode != 0
+    assert "docs/index.md:3:" in done.stderr and "3.31" in done.stderr
+
+
+def test_a_required_runtime_the_machine_lacks_stops_the_build(tmp_path: Path) -> None:
+    done, _ = build(tmp_path, "# Page\n", PYLIVE_INTERPRETERS=sys.executable, PYLIVE_REQUIRE_VERSIONS="3.99,jython")
+    assert done.returncode != 0
+    assert "the build needs 3.99" in done.stderr
+
+
 def test_choose_names_versions_and_implementations() -> None:
     cpython = [engine.Interpreter(f"/p/3.{m}", f"3.{m}.0", "CPython", f"cpython-3{m}") for m in (12, 13)]
     pypy = engine.Interpreter("/p/pypy3", "3.9.16", "PyPy", "pypy39", release="7.3.11")
-    assert engine.choose("all,pypy", cpython, cpython[0], [pypy]) == ([*cpython, pypy], True)
-    assert engine.choose("3.13,jython", cpython, cpython[0], [pypy]) == ([cpython[1]], False)
+    assert engine.choose("all,pypy", cpython, cpython[0], [pypy]) == engine.Choice([*cpython, pypy], [], [])
+    assert engine.choose("3.13,jython", cpython, cpython[0], [pypy]) == engine.Choice([cpython[1]], ["Jython"], [])
+    assert engine.choose("", cpython, cpython[0]) == engine.Choice([cpython[0]], [], [])
+    # The site's versions that the machine lacks are absent; other words are unknown.
+    site = ["3.12", "3.13", "3.14"]
+    assert engine.choose("all", cpython, cpython[0], [], site) == engine.Choice(cpython, ["CPython 3.14"], [])
+    assert engine.choose("3.14,3.31,lisp", cpython, cpython[0], [], site) == engine.Choice([], ["CPython 3.14"],
+                                                                                          ["3.31", "lisp"])
     assert pypy.label == "PyPy 7.3.11 (Python 3.9.16) · native"
 
 

@@ -297,7 +297,8 @@ def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess:
         """),
         encoding="utf-8",
     )
-    env = {**os.environ, "PYLIVE_INTERPRETERS": sys.executable, "NO_MKDOCS_2_WARNING": "1"}
+    inherited = {k: v for k, v in os.environ.items() if k != "PYLIVE_REQUIRE_VERSIONS"}
+    env = {**inherited, "PYLIVE_INTERPRETERS": sys.executable, "NO_MKDOCS_2_WARNING": "1"}
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
