@@ -24,7 +24,7 @@ $(NODE_STAMP): package.json package-lock.json
 ## Serve the site on http://127.0.0.1:8000, rebuilding as files change: only the edited
 ## page (--dirty), with example results cached by code and interpreter (mkdocs.serve.yml).
 serve: $(STAMP) $(NODE_STAMP)
-	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 $(BIN)/mkdocs serve -f mkdocs.serve.yml --dirty --dev-addr 127.0.0.1:8000
+	PYLIVE_CACHE=.cache/pylive PYLIVE_QUICK=1 PYLIVE_FULL_SITE=false $(BIN)/mkdocs serve -f mkdocs.serve.yml --dirty --dev-addr 127.0.0.1:8000
 
 ## Run the whole test suite (page code, transcripts, snippets, engine, strict build, browser).
 test: $(STAMP) $(NODE_STAMP)

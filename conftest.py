@@ -113,11 +113,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="includes snippet files; tests/test_docs.py runs them whole"))
 
 
+def site_config() -> dict[str, Any]:
+    """mkdocs.yml as YAML; MkDocs' own tags (such as !ENV) read as None."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+
+
 @cache
 def _plugin_config() -> dict[str, Any]:
     """The pylive plugin's settings in mkdocs.yml."""
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
-    return next(p["pylive"] for p in config["plugins"] if isinstance(p, dict) and "pylive" in p)
+    return next(p["pylive"] for p in site_config()["plugins"] if isinstance(p, dict) and "pylive" in p)
 
 
 def _helper_path() -> list[str]:

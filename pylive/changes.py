@@ -29,7 +29,17 @@ class Change:
 class Changes:
     def __init__(self) -> None:
         self.found: list[Change] = []
-        self.examples = 0
+        self.examples_by_page: dict[str, int] = {}
+
+    @property
+    def examples(self) -> int:
+        return sum(self.examples_by_page.values())
+
+    def forget(self, page: str) -> None:
+        """Drop what a page reported: it is about to render again (a rebuild of `mkdocs
+        serve` renders only the edited pages, and keeps the others' entries)."""
+        self.found = [change for change in self.found if change.page != page]
+        self.examples_by_page.pop(page, None)
 
     def record(self, page: str, title: str, section: str, line: int,
                ran: list[tuple[Interpreter, str]]) -> None:
@@ -38,7 +48,7 @@ class Changes:
         ran = [(interpreter, output) for interpreter, output in ran if interpreter.implementation == "CPython"]
         if len(ran) < 2:
             return
-        self.examples += 1
+        self.examples_by_page[page] = self.examples_by_page.get(page, 0) + 1
         for (before, old), (after, new) in zip(ran, ran[1:]):
             if old != new:
                 diff = list(difflib.unified_diff(old.rstrip("\n").split("\n"), new.rstrip("\n").split("\n"),

@@ -164,15 +164,31 @@ def _env_list(name: str, separator: str) -> list[str]:
 
 
 class LivePlugin(BasePlugin[LivePluginConfig]):
+    # `mkdocs serve` keeps this plugin across rebuilds (it has on_startup): what a rebuild
+    # may reuse is kept here, what belongs to one build is set in on_config.
+    dirty = False  # a --dirty build renders only the pages edited since the last one
+    _found: tuple[tuple, list[engine.Interpreter], list[engine.Interpreter]] | None = None
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self.dirty = dirty
+        self.changes = changes.Changes()
+
     def on_config(self, config: Any) -> Any:
         self.build_python = engine.build_interpreter()
         explicit = _env_list("PYLIVE_INTERPRETERS", os.pathsep) or self.config.interpreters
-        try:
-            self.matrix = runtimes.version_matrix(explicit, self.config.min_version,
-                                                  Path(config["config_file_path"]).parent)
-            self.others = [] if explicit else engine.discover_others()  # PyPy, Jython: when named
-        except engine.EngineError as error:
-            raise PluginError(str(error)) from error
+        # Finding the interpreters probes each one and starts the WebAssembly runtimes
+        # (seconds): a rebuild of `mkdocs serve` reuses them unless what decides them changed.
+        root = Path(config["config_file_path"]).resolve().parent
+        wanted = (tuple(explicit), self.config.min_version, root, os.environ.get("PYLIVE_WASM"))
+        if self._found is None or self._found[0] != wanted:
+            try:
+                matrix = runtimes.version_matrix(explicit, self.config.min_version, root)
+                others = [] if explicit else engine.discover_others()  # PyPy, Jython: when named
+            except engine.EngineError as error:
+                raise PluginError(str(error)) from error
+            self._found = (wanted, matrix, others)
+            log.info("pylive: runtimes: " + ", ".join(i.label for i in [*matrix, *others]))
+        self.matrix, self.others = self._found[1], self._found[2]
         self.default_python = engine.newest_native(self.matrix)  # for blocks that name no version
         required = _env_list("PYLIVE_REQUIRE_VERSIONS", ",") or self.config.require_versions
         have = {i.minor for i in self.matrix} | {i.implementation.lower() for i in self.others}
@@ -196,10 +212,12 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         # what the rest of the build costs (scripts/bench_build.py); never for publishing.
         self.execute = os.environ.get("PYLIVE_EXECUTE", "1") != "0"
         self.examples_run = 0
+        engine.early.taken = 0  # counted per build: `mkdocs serve` builds again in the same process
         self._nested = 0
         self._bodies: dict[str, str] = {}  # "docs/page.md:LINE" -> the fence's text on the page
         self.links = links.LinkChecker()
-        self.changes = changes.Changes()
+        if not self.dirty or not hasattr(self, "changes"):
+            self.changes = changes.Changes()  # a --dirty rebuild updates the edited pages' entries only
         self._pages: dict[str, tuple[str, list[tuple[int, str]]]] = {}  # "docs/x.md" -> title, headings
         self.seconds_running = 0.0
         self.seconds_by_kind: dict[str, float] = {}  # native, WebAssembly, timings: where the time goes
@@ -230,7 +248,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if not self.execute:
             return files
         for file in files.documentation_pages():
-            if not file.src_uri.endswith(".md"):
+            if not file.src_uri.endswith(".md") or self.dirty and not file.is_modified():
                 continue
             for fence in fences.scan(file.content_string):
                 if not fence.runs or fence.includes or fence.lang not in ("python", "py", "pycon"):
@@ -282,6 +300,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             if not inside and re.match(r"#{2,3} ", text):
                 headings.append((number, text.lstrip("#").strip()))
         self._pages[where] = (page.title or page.file.src_uri, headings)
+        self.changes.forget(page.file.src_uri)
         source = page.file.content_string
         first_line = links.first_line_of(markdown, source)
         self.links.page_markdown(page.file.src_uri, markdown, source, files)

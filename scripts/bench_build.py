@@ -112,9 +112,11 @@ def mount_path(copy: Path, config_file: str = "mkdocs.yml") -> str:
 
 
 def prose_word(text: str) -> tuple[int, int]:
-    """Where a word of prose is (start, end): outside fences, headings, tables and lists."""
-    offset, fence = 0, None
-    for line in text.splitlines(keepends=True):
+    """Where a word of prose is (start, end): outside the front matter, fences, headings,
+    tables and lists."""
+    front = re.match(r"---\n.*?\n---\n", text, re.S)
+    offset, fence = (front.end(), None) if front else (0, None)
+    for line in text[offset:].splitlines(keepends=True):
         stripped = line.strip()
         opened = re.match(r"(`{3,}|~{3,})", stripped)
         if fence:

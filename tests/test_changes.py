@@ -33,3 +33,16 @@ def test_a_long_change_is_cut_with_a_count() -> None:
 
 def test_a_build_without_changes_says_so() -> None:
     assert "No example printed anything different" in changes.Changes().markdown()
+
+
+def test_a_page_rendered_again_replaces_its_entries() -> None:
+    # A rebuild of `mkdocs serve` renders only the edited page; the others' entries stay.
+    found = changes.Changes()
+    old, new = interpreter("3.12.1"), interpreter("3.13.0")
+    found.record("a.md", "A", "", 3, [(old, "1\n"), (new, "2\n")])
+    found.record("b.md", "B", "", 5, [(old, "x\n"), (new, "y\n")])
+    found.forget("a.md")
+    found.record("a.md", "A", "", 3, [(old, "1\n"), (new, "1\n")])
+    page = found.markdown()
+    assert "[B](b.md)" in page and "[A](a.md)" not in page
+    assert "2 examples" in page

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from conftest import ROOT
+from conftest import ROOT, site_config
 
 LABS = ROOT / "docs" / "labs"
 NOTEBOOKS = sorted(LABS.glob("*.ipynb"))
@@ -38,10 +38,6 @@ SKIP_DIRS = {".git", ".venv", "venv", "site", ".cache", "node_modules", "build",
 
 def _name(path: Path) -> str:
     return str(path.relative_to(ROOT))
-
-
-def _config() -> dict:
-    return yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
 
 
 def _answer_groups(notebook) -> list[list[int]]:
@@ -68,7 +64,7 @@ def _env() -> dict[str, str]:
 
 def test_there_are_at_least_three_labs_and_all_are_in_the_nav() -> None:
     assert {p.stem for p in NOTEBOOKS} >= set(CHAPTERS), f"missing labs in {_name(LABS)}"
-    labs_section = next(item["Labs"] for item in _config()["nav"] if isinstance(item, dict) and "Labs" in item)
+    labs_section = next(item["Labs"] for item in site_config()["nav"] if isinstance(item, dict) and "Labs" in item)
     listed = {entry if isinstance(entry, str) else next(iter(entry.values())) for entry in labs_section}
     missing = [_name(p) for p in NOTEBOOKS if f"labs/{p.name}" not in listed]
     assert not missing, f"notebooks missing from the Labs section of the nav: {missing}"
@@ -227,7 +223,7 @@ def test_lab_page_has_download_button_for_a_runnable_notebook(site: Path, path: 
         c.source for c in source.cells if c.cell_type == "code"
     ], "the download must hold the same code as the lab"
     assert not any(c.get("outputs") for c in notebook.cells), "the download is a clean notebook"
-    site_url = _config()["site_url"].rstrip("/")
+    site_url = site_config()["site_url"].rstrip("/")
     relative = [link for c in notebook.cells if c.cell_type == "markdown"
                 for link in re.findall(r"\]\(([^)\s]+\.md[^)\s]*)\)", c.source)]
     assert not relative, f"links that would not work in a downloaded notebook: {relative}"
@@ -295,7 +291,7 @@ def test_lab_page_table_of_contents_and_permalinks_reach_their_headings(site: Pa
 
 def _broken_site(tmp_path: Path, cells: list) -> subprocess.CompletedProcess:
     """A small site with the real lab settings (mkdocs-jupyter and the hook) and one notebook."""
-    config = _config()
+    config = site_config()
     plugin = next(p for p in config["plugins"] if isinstance(p, dict) and "mkdocs-jupyter" in p)
     (tmp_path / "docs" / "labs").mkdir(parents=True)
     (tmp_path / "docs" / "index.md").write_text("# Home\n", encoding="utf-8")
