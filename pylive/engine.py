@@ -89,6 +89,9 @@ class Interpreter:
     prefix: str = ""
     """Where it is installed (sys.base_prefix): shown in outputs by a stand-in."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "command", tuple(self.command))  # read back from JSON as a list
+
     @property
     def argv(self) -> list[str]:
         """The command that starts it; arguments for Python follow."""
@@ -127,7 +130,18 @@ class Interpreter:
 @cache
 def probe(path: str, command: tuple[str, ...] = ()) -> Interpreter | None:
     """Run `path` (or `command`) once to learn what it is; None when it does not run (a
-    broken pyenv shim). A CPython is then named by its real executable, not by a shim."""
+    broken pyenv shim). A CPython is then named by its real executable, not by a shim.
+    With PYLIVE_CACHE, what a probe learnt is kept for the very same files (every build of
+    a test run, and `make serve`, would otherwise start each interpreter again to ask)."""
+    files = [path, *command[:1], *(word for word in command if word.endswith(".jar"))]
+    try:
+        identity = [(os.path.realpath(f), os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in files]
+    except OSError:
+        return None
+    return cached(lambda: _probe(path, command), Interpreter, "probe", path, command, identity)
+
+
+def _probe(path: str, command: tuple[str, ...]) -> Interpreter | None:
     try:
         done = subprocess.run(
             [*(command or (path,)), "-c", _PROBE], capture_output=True, text=True, timeout=60, env=clean_env()
@@ -139,7 +153,7 @@ def probe(path: str, command: tuple[str, ...] = ()) -> Interpreter | None:
         return None
     if command or facts["implementation"] != "CPython" or not facts["path"]:
         facts["path"] = path
-    return Interpreter(**facts, command=command)
+    return Interpreter(**facts, command=tuple(command))
 
 
 # Jython runs on a JVM, which reserves more address space than an example may use unless
@@ -613,7 +627,7 @@ def cached(compute: Callable[[], T], kind: type[T], *key: object) -> T:
         except (OSError, ValueError, TypeError):
             pass
     result = compute()
-    if path is not None and getattr(result, "succeeded", False):
+    if path is not None and result is not None and getattr(result, "succeeded", True):
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp",
                                          delete=False) as partial:

@@ -126,13 +126,21 @@ class WasmRuntime:
 
     @property
     def interpreter(self) -> WasmInterpreter:
-        """What the runtime reports about itself (runs the probe once)."""
+        """What the runtime reports about itself (runs the probe once; with PYLIVE_CACHE, once
+        for the very same package and Node, so that a build that runs nothing here does not
+        start the host)."""
         if self._interpreter is None:
-            facts = self.probe()
-            fields = {name: facts[name] for name in engine.Interpreter.__dataclass_fields__ if name in facts}
-            fields["path"] = str(self.package_dir)
-            self._interpreter = WasmInterpreter(**fields)
+            files = [self.package_dir / "pyodide.asm.wasm", self.package_dir / "package.json", Path(HOST)]
+            node = shutil.which(self.node) or self.node
+            identity = [(str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in [*files, Path(node)]]
+            self._interpreter = engine.cached(self._probe_interpreter, WasmInterpreter, "wasm-probe", identity)
         return self._interpreter
+
+    def _probe_interpreter(self) -> WasmInterpreter:
+        facts = self.probe()
+        fields = {name: facts[name] for name in engine.Interpreter.__dataclass_fields__ if name in facts}
+        fields["path"] = str(self.package_dir)
+        return WasmInterpreter(**fields)
 
     def probe(self) -> dict:
         """sys.version and friends, as `engine._PROBE` reports them, plus the platform."""

@@ -463,3 +463,22 @@ def test_a_compound_statement_is_shown_as_typed_with_its_closing_line() -> None:
     [compound, simple] = engine.parse_transcript(">>> for i in range(2):\n...     print(i)\n0\n1\n>>> 1\n1\n")
     assert compound.typed == ">>> for i in range(2):\n...     print(i)\n..."
     assert simple.typed == ">>> 1"
+
+
+def test_a_probe_is_kept_for_the_very_same_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {PYTHON.path} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path / "cache"))
+    probes = []
+    real = engine._probe
+    monkeypatch.setattr(engine, "_probe", lambda *args: probes.append(args) or real(*args))
+    first = engine.probe(str(wrapper))
+    engine.probe.cache_clear()
+    again = engine.probe(str(wrapper))
+    assert first == again and first is not None and first.version == PYTHON.version
+    assert len(probes) == 1, "the second build of the run asked the interpreter again"
+    os.utime(wrapper, ns=(1, 1))  # another executable at that path: asked again
+    engine.probe.cache_clear()
+    assert engine.probe(str(wrapper)) == first and len(probes) == 2
+    engine.probe.cache_clear()
