@@ -23,6 +23,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -456,15 +457,123 @@ def _remove_cgroup(folder: Path | None) -> None:
             time.sleep(0.02)
 
 
+def _settings(argv: list[str], cwd: Path | str, limits: Limits, fds: list[int], cgroup: Path | None) -> dict:
+    """What sandbox.py needs to know: see its docstring."""
+    return {
+        "argv": argv, "cwd": str(cwd), "readonly": sorted(set(PROTECTED)), "fds": fds,
+        "memory": limits.memory, "file_size": limits.file_size, "cgroup": str(cgroup) if cgroup else None,
+    }
+
+
 def sandbox_command(argv: list[str], cwd: Path | str, limits: Limits = LIMITS, fds: list[int] | None = None,
                     cgroup: Path | None = None) -> list[str]:
     """The command that runs argv inside the sandbox (sandbox.py): in the folder cwd, with the
     checkout read-only, the limits, and the file descriptors fds kept open."""
-    settings = {
-        "argv": argv, "cwd": str(cwd), "readonly": sorted(set(PROTECTED)), "fds": fds or [],
-        "memory": limits.memory, "file_size": limits.file_size, "cgroup": str(cgroup) if cgroup else None,
-    }
-    return [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)]
+    return [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(_settings(argv, cwd, limits, fds or [], cgroup))]
+
+
+class _Launched:
+    """A sandbox started by the launch server, with what run_sandboxed uses of a Popen."""
+
+    def __init__(self, pid: int, reply: socket.socket, rest: bytes) -> None:
+        self.pid = pid  # also its process group
+        self._reply = reply
+        self._said = rest
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.returncode is None:
+            if b"\n" in self._said:
+                self.returncode = int(self._said.split(b"\n")[0])
+                break
+            left = deadline - time.monotonic()
+            if left <= 0 or not selectors.select.select([self._reply], [], [], left)[0]:
+                raise subprocess.TimeoutExpired("sandbox", timeout)
+            chunk = self._reply.recv(64)
+            if not chunk:  # ended without a word: killed
+                self.returncode = -signal.SIGKILL
+            self._said += chunk
+        self._reply.close()
+        return self.returncode
+
+    def terminate(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+class _LaunchServer:
+    """sandbox.py running as a launch server (`--serve`), started on first use: a sandbox
+    is then a fork of a process that has already imported what it needs, not the start of
+    an interpreter. Where it cannot run (no Unix sockets that carry file descriptors), or
+    stops answering, `launch` returns None and the caller starts sandbox.py itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._control: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, settings: dict, fds: list[int]) -> _Launched | None:
+        """Start a sandbox with `fds`: its stdin, its output, then the ones it keeps."""
+        if not hasattr(socket, "send_fds"):
+            return None
+        reply, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self._lock:
+                if self._process is None or self._process.poll() is not None:
+                    self._start()
+                assert self._control is not None
+                socket.send_fds(self._control, [json.dumps(settings).encode()], [theirs.fileno(), *fds])
+        except OSError:
+            self.stop()
+            reply.close()
+            return None
+        finally:
+            theirs.close()
+        said = b""
+        while b"\n" not in said:  # its process id, once it has forked
+            if not selectors.select.select([reply], [], [], 30)[0]:
+                break
+            chunk = reply.recv(64)
+            if not chunk:
+                break
+            said += chunk
+        if b"\n" not in said:
+            reply.close()
+            return None
+        pid, _, rest = said.partition(b"\n")
+        return _Launched(int(pid), reply, rest)
+
+    def _start(self) -> None:
+        self.stop()
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(SANDBOX), "--serve", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            )
+        finally:
+            theirs.close()
+
+    def stop(self) -> None:
+        """Close the server's socket: it ends when it reads that (sandboxes it started run on)."""
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+LAUNCHER = _LaunchServer()
 
 
 def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results: bool = False,
@@ -480,15 +589,19 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
     read_results, write_results = os.pipe() if results else (-1, -1)
     argv = [a.replace("{results}", str(write_results)) for a in argv]
     cgroup = _pids_cgroup(limits.processes)
-    command = sandbox_command(argv, box.work, limits, fds=[write_results] if results else [], cgroup=cgroup)
+    kept = [write_results] if results else []
+    output_fd, write_output = os.pipe()
     with open(stdin_file, "rb") as given:
-        child = subprocess.Popen(
-            command,
-            cwd=box.work, env=box.env, stdin=given, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(write_results,) if results else (), start_new_session=True,
-        )
-    assert child.stdout is not None
-    output_fd = child.stdout.fileno()
+        settings = _settings(argv, box.work, limits, kept, cgroup)
+        child: _Launched | subprocess.Popen[bytes] | None = LAUNCHER.launch(
+            {**settings, "env": box.env}, [given.fileno(), write_output, *kept])
+        if child is None:
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)],
+                cwd=box.work, env=box.env, stdin=given, stdout=write_output, stderr=write_output,
+                pass_fds=tuple(kept), start_new_session=True,
+            )
+    os.close(write_output)
     if results:
         os.close(write_results)
     streams = {output_fd: bytearray()} | ({read_results: bytearray()} if results else {})
@@ -506,7 +619,7 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
         # writer may still hold a pipe: read what is there, for a moment at most.
         _read(streams, caps, time.monotonic() + 0.5)
     finally:
-        child.stdout.close()
+        os.close(output_fd)
         if results:
             os.close(read_results)
         _remove_cgroup(cgroup)
@@ -581,7 +694,7 @@ def _read(streams: dict[int, bytearray], caps: dict[int, int], deadline: float) 
     return False, False
 
 
-def _end(child: subprocess.Popen[bytes]) -> None:
+def _end(child: _Launched | subprocess.Popen[bytes]) -> None:
     """End a sandbox and everything in it: SIGTERM lets it kill its namespace; then SIGKILL."""
     try:
         child.terminate()

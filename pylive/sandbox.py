@@ -27,16 +27,25 @@ checkout is then protected only by the example running in a temporary folder. Th
 line of stderr says so (`pylive-sandbox: ...`), and the engine reports it.
 
 Exit status: the example's own (a signal becomes 128 + its number).
+
+Started as `sandbox.py --serve FD`, it is a launch server instead: for each request that
+arrives on the socket FD (the settings as JSON, with the example's stdin, its output and
+the file descriptors it keeps), a fork of the server runs the sandbox as above and reports
+on the request's own reply socket its process id, then its exit status. An example then
+costs a fork instead of the start of an interpreter that imports ctypes (about 25 ms of
+CPU less per example, a third of a small example's cost).
 Standard library only; Python 3.11 or later.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
 import signal
+import socket
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -104,6 +113,8 @@ def _start_example(settings: dict) -> int:
                 os.set_inheritable(fd, True)
             for number in (signal.SIGPIPE, signal.SIGINT):  # the example gets Python's usual handling
                 signal.signal(number, signal.SIG_DFL)
+            if "env" in settings:
+                os.execve(settings["argv"][0], settings["argv"], settings["env"])
             os.execv(settings["argv"][0], settings["argv"])
         except BaseException as error:  # noqa: BLE001 - report and leave the child
             os.write(2, f"pylive-sandbox: cannot start {settings['argv'][0]}: {error}\n".encode())
@@ -171,8 +182,7 @@ def _pid_one(settings: dict) -> None:
     os._exit(_reap_until(_start_example(settings)))
 
 
-def main() -> int:
-    settings = json.loads(sys.argv[1])
+def main(settings: dict) -> int:
     # An interrupt is for the example (a Jupyter kernel is interrupted so); the sandbox's own
     # processes only pass on the end of it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -206,5 +216,50 @@ def main() -> int:
     return _exit_code(status)
 
 
+def serve(control: socket.socket) -> None:
+    """Launch a sandbox for each request on `control`, until the engine closes its end."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # each launcher reports its own status
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 16)
+        except OSError:
+            return
+        if not message:
+            return
+        if os.fork() == 0:
+            control.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _launch(json.loads(message), fds)
+        for fd in fds:
+            os.close(fd)
+
+
+def _launch(settings: dict, fds: list[int]) -> None:
+    """In a fork of the server: take the request's file descriptors, say who runs it, run
+    the sandbox, and report its exit status. Never returns."""
+    code, reply = 127, -1
+    try:
+        os.setsid()  # its own process group, which the engine ends as it ends a launcher
+        # Out of the way first: the numbers the example expects may be those they came in on.
+        reply, stdin, output, *kept = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64) for fd in fds)
+        for fd in fds:
+            os.close(fd)
+        for source, target in ((stdin, 0), (output, 1), (output, 2), *zip(kept, settings["fds"])):
+            os.dup2(source, target)
+        os.write(reply, f"{os.getpid()}\n".encode())
+        code = main(settings)
+    except BaseException as error:  # noqa: BLE001 - report and leave the fork
+        os.write(2, f"pylive-sandbox: {error}\n".encode())
+    try:
+        os.write(reply, f"{code}\n".encode())
+    except OSError:
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1] == "--serve":
+        serve(socket.socket(fileno=int(sys.argv[2])))
+    else:
+        sys.exit(main(json.loads(sys.argv[1])))

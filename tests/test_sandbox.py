@@ -17,8 +17,29 @@ from pylive import engine
 PYTHON = engine.build_interpreter()
 
 
+@pytest.fixture(autouse=True, params=["launch server", "started directly"])
+def launch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test holds both ways a sandbox starts: forked by the launch server, and
+    sandbox.py started on its own (where the server cannot run)."""
+    if request.param == "started directly":
+        monkeypatch.setattr(engine.LAUNCHER, "launch", lambda settings, fds: None)
+    return request.param
+
+
 def run(code: str, timeout: float = 10.0) -> engine.Run:
     return engine._run_script(code, PYTHON, timeout)
+
+
+def test_a_launch_server_that_died_is_started_again(launch: str) -> None:
+    if launch != "launch server":
+        pytest.skip("about the launch server")
+    assert run("print('first')").output == "first\n"
+    server = engine.LAUNCHER._process
+    assert server is not None and server.poll() is None, "the sandbox was not forked by the launch server"
+    server.kill()
+    server.wait()
+    assert run("print('again')").output == "again\n"
+    assert engine.LAUNCHER._process is not None and engine.LAUNCHER._process.pid != server.pid
 
 
 def test_the_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +154,7 @@ def test_the_sandbox_itself_is_not_writable_from_an_example() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the pids cgroup is writable as root (as in CI)")
 def test_process_count_is_limited() -> None:
     code = ("import subprocess, sys\nprocs = []\ntry:\n    for _ in range(400):\n"
-            "        procs.append(subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']))\n"
+            "        procs.append(subprocess.Popen(['sleep', '5']))\n"  # cheap processes: only their number counts
             "except OSError as error:\n    print('stopped at', len(procs), type(error).__name__)\n")
     done = run(code, timeout=30)
     assert "stopped at" in done.output, done.output
