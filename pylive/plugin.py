@@ -9,6 +9,7 @@ Fences it runs (see CONTRIBUTING.md for every option):
   (see `timing.py`).
 
 `versions="all"` runs a block under every CPython of the version matrix, shown as tabs.
+`predict="question"` shows a gotcha's code and a question, with the output folded below.
 Any fence can opt out with `norun="the reason"`. A failure is a warning (so the strict
 build fails) that starts with the page and line of the fence.
 """
@@ -45,8 +46,8 @@ log = logging.getLogger("mkdocs.plugins.pylive")
 
 SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
-PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes"}
-PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes", "predict"}
+PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes", "predict"}
 # What an example may declare it relies on (needs="threads,subprocess"): a runtime that
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
@@ -113,6 +114,28 @@ def _failure_box(messages: list[str]) -> str:
     return ('<div class="admonition failure pylive-failure"><p class="admonition-title">'
             "This example failed when the site was built</p>"
             f"<pre><code>{html.escape(chr(10).join(messages))}</code></pre></div>\n")
+
+
+def _predict_problems(inputs: dict[str, str]) -> list[str]:
+    """`predict="question"` shows the code and the question, and folds the output below them."""
+    if "predict" not in inputs:
+        return []
+    if not inputs["predict"].strip():
+        return ['predict= needs the question the reader answers before unfolding the output, '
+                'as in predict="What does the last line print?"']
+    if inputs.get("source", "above") != "above":
+        return [f'predict= shows the source above the question: it cannot go with source="{inputs["source"]}"']
+    if inputs.get("output") == "none":
+        return ['predict= folds the output, and output="none" says there is none']
+    return []
+
+
+def _folded(question: str, answer: str) -> str:
+    """The question, and what Python printed folded below it: a <details> element, which
+    opens with a click, or with Enter or Space on its focused summary."""
+    return (f'<p class="pylive-predict"><strong>Predict:</strong> {html.escape(question)}</p>\n'
+            '<details class="question pylive-answer">\n<summary>Show what Python printed</summary>\n'
+            f"{answer}\n</details>\n")
 
 
 def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
@@ -398,12 +421,14 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             problems.append(f"source= takes {', '.join(sorted(SOURCE_PLACES))}, not {source!r}")
         if output not in OUTPUT_KINDS:
             problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
+        problems += _predict_problems(inputs)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 source=source,
                 output=output,
                 title=inputs.get("title", ""),
+                predict=inputs.get("predict", ""),
                 **chosen,
                 timeout=float(inputs.get("timeout", self.config.timeout)),
                 returncode=int(inputs.get("returncode", "0")),
@@ -415,10 +440,12 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return False
         problems = self._problems(language, inputs, PYCON_OPTIONS)
         chosen = self._runtime_options(inputs, problems)
+        problems += _predict_problems(inputs)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 **chosen,
+                predict=inputs.get("predict", ""),
                 timeout=float(inputs.get("timeout", self.config.timeout)),
             )
         return True
@@ -554,8 +581,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return code_block("text", output.rstrip("\n") or "(no output)", title=f"Output · {label}", **marks)
 
         view = self._versions_view(results, options, render)
+        extra = {"title": options["title"]} if options["title"] else {}
+        if options["predict"]:
+            shown = add_source(source=src, location="above", output="", language="python", tabs=("Source", "Output"), **extra)
+            return str(self._convert(md, shown)) + _folded(options["predict"], str(self._convert(md, view)))
         if options["source"] != "none":
-            extra = {"title": options["title"]} if options["title"] else {}
             view = add_source(source=src, location=options["source"], output=view, language="python",
                               tabs=("Source", "Output"), **extra)
         return self._convert(md, view)
@@ -621,7 +651,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
             return code_block("pycon", shown, title=f"REPL · {label}", **marks)
 
-        return self._convert(md, self._versions_view(results, options, render))
+        view = self._convert(md, self._versions_view(results, options, render))
+        if options["predict"]:  # what is typed, without the answers the page's source writes below it
+            typed = self._convert(md, code_block("pycon", "\n".join(s.typed for s in statements)))
+            return str(typed) + _folded(options["predict"], str(view))
+        return view
 
     @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:

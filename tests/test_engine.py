@@ -353,6 +353,52 @@ def test_an_unknown_option_is_an_error_not_a_silent_default(tmp_path: Path) -> N
     assert "docs/index.md:3: unknown option(s) version" in done.stderr
 
 
+def test_predict_shows_code_and_question_and_folds_what_python_printed(tmp_path: Path) -> None:
+    page = textwrap.dedent(
+        """\
+        # Page
+
+        ```python predict="What does the list hold?"
+        grid = [[0] * 2] * 2
+        grid[0][0] = 99
+        print(grid)
+        ```
+
+        ```pycon predict="Is it the same object?"
+        >>> a = 100_000
+        >>> b = 100_000
+        >>> a is b
+        False
+        ```
+        """
+    )
+    done, html = build(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    folds = re.findall(r'<details class="question pylive-answer">\s*<summary>Show what Python printed</summary>'
+                       r"(.*?)</details>", html, re.S)
+    assert len(folds) == 2, html
+    content = html[html.index("<h1"):html.rindex("</details>") + len("</details>")]
+    outside = re.sub(r"<[^>]+>", "", re.sub(r"<details.*?</details>", "", content, flags=re.S))
+    label = engine.newest_native(engine.discover()).label
+    # The program's output, with its runtime, only inside the fold; the code and question before it.
+    assert "[[99, 0], [99, 0]]" in folds[0] and f"Output · {label}" in folds[0]
+    assert "99, 0]" not in outside and "print(grid)" in outside.split("What does the list hold?")[0]
+    # The transcript: what is typed above the fold, what the REPL answered inside it.
+    assert "False" in folds[1] and f"REPL · {label}" in folds[1]
+    assert "False" not in outside and "&gt;&gt;&gt; a is b" in outside.split("Is it the same object?")[0]
+
+
+@pytest.mark.parametrize("options, problem", [
+    ('predict=""', "predict= needs the question"),
+    ('predict="Why?" source="below"', 'predict= shows the source above the question: it cannot go with source="below"'),
+    ('predict="Why?" output="none"', "predict= folds the output"),
+])
+def test_a_predict_that_cannot_fold_fails_naming_page_and_line(tmp_path: Path, options: str, problem: str) -> None:
+    done, html = build(tmp_path, f"# Page\n\n```python {options}\nprint(1)\n```\n")
+    assert done.returncode != 0
+    assert f"docs/index.md:3: {problem}" in done.stderr
+
+
 # -- runtimes side by side: WebAssembly, other implementations, what the tabs say ----------
 
 WASM = (ROOT / "node_modules" / "pyodide-314").is_dir()
