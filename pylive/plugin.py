@@ -138,6 +138,23 @@ def _folded(question: str, answer: str) -> str:
             f"{answer}\n</details>\n")
 
 
+def _day(when: float) -> str:
+    day = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def _page_stamp(produced: dict[str, tuple[engine.Interpreter, float, float]]) -> str:
+    """The line under a page that says when its outputs were produced (UTC days; a result
+    from the cache keeps the day it was first produced) and by which runtimes."""
+    first = min(start for _, start, _ in produced.values())
+    last = max(end for _, _, end in produced.values())
+    when = f"on {_day(first)}" if _day(first) == _day(last) else f"between {_day(first)} and {_day(last)}"
+    runtimes = sorted((interpreter for interpreter, _, _ in produced.values()),
+                      key=lambda i: (i.implementation != "CPython", i.implementation, i.version_key, i.platform))
+    return (f'\n<p class="pylive-page-stamp"><small>The outputs on this page were produced {when} (UTC) '
+            f"by {html.escape(', '.join(i.label for i in runtimes))}.</small></p>\n")
+
+
 def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
     """A fence formatter that never lets an exception reach pymdownx.superfences (which would
     swallow it and print the fence as raw text): bad options and our own errors become a
@@ -224,6 +241,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self.links = links.LinkChecker()
         self.changes = changes.Changes()
         self._pages: dict[str, tuple[str, list[tuple[int, str]]]] = {}  # "docs/x.md" -> title, headings
+        # "docs/x.md" -> {runtime's label: (runtime, when its first and last output there was produced)}
+        self._produced: dict[str, dict[str, tuple[engine.Interpreter, float, float]]] = {}
         self.seconds_running = 0.0
         self.seconds_by_kind: dict[str, float] = {}  # native, WebAssembly, timings: where the time goes
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
@@ -329,7 +348,18 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_page_content(self, html: str, page: Any, config: Any, files: Any) -> str:
         self.links.page_content(page.file.src_uri, html)
-        return html
+        produced = self._produced.pop(f"docs/{page.file.src_uri}", None)
+        return html + _page_stamp(produced) if produced else html
+
+    def _note_produced(self, loc: str, runs: Any) -> None:
+        """Remember which runtimes produced a page's outputs, and when (see _page_stamp)."""
+        page = loc.rpartition(":")[0]
+        seen = self._produced.setdefault(page, {})
+        for interpreter, run in runs:
+            if not run.finished:
+                continue
+            _, first, last = seen.get(interpreter.label, (interpreter, run.finished, run.finished))
+            seen[interpreter.label] = (interpreter, min(first, run.finished), max(last, run.finished))
 
     def on_post_build(self, config: Any) -> None:
         # MkDocs names a page with a broken link or anchor; these say which line.
@@ -571,6 +601,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("python", src))
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
+        self._note_produced(options["loc"], zip(interpreters, runs))
         results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
         results += [(i, None) for i in options["interpreters"] if options["needs"] & i.lacks]
 
@@ -627,6 +658,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("pycon", src))
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
+        self._note_produced(options["loc"], zip(interpreters, runs))
         results: list[tuple[engine.Interpreter, str | None]] = []
         for interpreter, run in zip(interpreters, runs):
             what = f"transcript under {interpreter.label}"
@@ -697,6 +729,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 self._warn(options["failures"], loc, f"{what} failed (exit code {run.returncode}): {run.output}")
             else:
                 runs.append((interpreter, run))
+        self._note_produced(loc, runs)
         if not runs:
             return self._convert(md, code_block("python", timing.listing(plan)))
         for problem in timing.contradictions(options["expect"], timing.measurements(runs)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import re
 import subprocess
@@ -292,7 +294,7 @@ markdown_extensions:
 def build(tmp_path: Path, page: str, config: str = SITE_CONFIG, **env: str) -> tuple[subprocess.CompletedProcess, str]:
     """Build a one-page site; its runtimes are whatever the machine has (CI's requirement
     of every runtime of the real site is not this site's), unless env says otherwise."""
-    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs").mkdir(parents=True)
     (tmp_path / "mkdocs.yml").write_text(config)
     (tmp_path / "docs" / "index.md").write_text(page)
     inherited = {k: v for k, v in os.environ.items() if k != "PYLIVE_REQUIRE_VERSIONS"}
@@ -397,6 +399,28 @@ def test_a_predict_that_cannot_fold_fails_naming_page_and_line(tmp_path: Path, o
     done, html = build(tmp_path, f"# Page\n\n```python {options}\nprint(1)\n```\n")
     assert done.returncode != 0
     assert f"docs/index.md:3: {problem}" in done.stderr
+
+
+def test_a_page_says_when_its_outputs_were_produced_and_by_which_runtime(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    page = "# Page\n\n```python\nprint('made now')\n```\n\n```python\nprint('made long ago')\n```\n"
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PYLIVE_CACHE", str(cache))
+    done, _ = build(tmp_path / "first", page)
+    assert done.returncode == 0, done.stderr
+    # The second example's result, as an earlier build left it in the cache.
+    entry = next(p for p in cache.rglob("*.json") if json.loads(p.read_text())["output"] == "made long ago\n")
+    entry.write_text(json.dumps({**json.loads(entry.read_text()), "finished": 1_700_000_000.0}))
+    done, html = build(tmp_path / "again", page)
+    assert done.returncode == 0, done.stderr
+    stamp = re.search(r'<p class="pylive-page-stamp"><small>(.*?)</small></p>', html)
+    assert stamp, "the page has no stamp"
+    today = datetime.datetime.now(datetime.timezone.utc)
+    label = engine.newest_native(engine.discover()).label
+    assert stamp[1] == (f"The outputs on this page were produced between November 14, 2023 and "
+                        f"{today:%B} {today.day}, {today.year} (UTC) by {label}."), stamp[1]
+    done, html = build(tmp_path / "none", "# Page\n\nNo example here.\n")
+    assert done.returncode == 0 and "pylive-page-stamp" not in html
 
 
 # -- runtimes side by side: WebAssembly, other implementations, what the tabs say ----------
