@@ -143,7 +143,7 @@ def _day(when: float) -> str:
     return f"{day:%B} {day.day}, {day.year}"
 
 
-def _page_stamp(produced: dict[str, tuple[engine.Interpreter, float, float]]) -> str:
+def page_stamp(produced: dict[str, tuple[engine.Interpreter, float, float]]) -> str:
     """The line under a page that says when its outputs were produced (UTC days; a result
     from the cache keeps the day it was first produced) and by which runtimes."""
     first = min(start for _, start, _ in produced.values())
@@ -349,10 +349,10 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     def on_page_content(self, html: str, page: Any, config: Any, files: Any) -> str:
         self.links.page_content(page.file.src_uri, html)
         produced = self._produced.pop(f"docs/{page.file.src_uri}", None)
-        return html + _page_stamp(produced) if produced else html
+        return html + page_stamp(produced) if produced else html
 
     def _note_produced(self, loc: str, runs: Any) -> None:
-        """Remember which runtimes produced a page's outputs, and when (see _page_stamp)."""
+        """Remember which runtimes produced a page's outputs, and when (see page_stamp)."""
         page = loc.rpartition(":")[0]
         seen = self._produced.setdefault(page, {})
         for interpreter, run in runs:
