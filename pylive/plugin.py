@@ -151,7 +151,7 @@ def page_stamp(produced: dict[str, tuple[engine.Interpreter, float, float]]) -> 
     when = f"on {_day(first)}" if _day(first) == _day(last) else f"between {_day(first)} and {_day(last)}"
     runtimes = sorted((interpreter for interpreter, _, _ in produced.values()),
                       key=lambda i: (i.implementation != "CPython", i.implementation, i.version_key, i.platform))
-    return (f'\n<p class="pylive-page-stamp"><small>The outputs on this page were produced {when} (UTC) '
+    return (f'\n<p class="pylive-page-stamp" data-search-exclude><small>The outputs on this page were produced {when} (UTC) '
             f"by {html.escape(', '.join(i.label for i in runtimes))}.</small></p>\n")
 
 

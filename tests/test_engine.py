@@ -413,7 +413,7 @@ def test_a_page_says_when_its_outputs_were_produced_and_by_which_runtime(tmp_pat
     entry.write_text(json.dumps({**json.loads(entry.read_text()), "finished": 1_700_000_000.0}))
     done, html = build(tmp_path / "again", page)
     assert done.returncode == 0, done.stderr
-    stamp = re.search(r'<p class="pylive-page-stamp"><small>(.*?)</small></p>', html)
+    stamp = re.search(r'<p class="pylive-page-stamp"[^>]*><small>(.*?)</small></p>', html)
     assert stamp, "the page has no stamp"
     today = datetime.datetime.now(datetime.timezone.utc)
     label = engine.newest_native(engine.discover()).label
