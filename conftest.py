@@ -215,7 +215,16 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
 
 
 @pytest.fixture(scope="session")
-def site(build: Build) -> Path:
+def site(request: pytest.FixtureRequest) -> Path:
+    """The built site. PYLIVE_TEST_SITE names a folder where this checkout's site was
+    already built (`mkdocs build --strict -d FOLDER`): the tests that read the site then
+    read that one, and run without building (the tests of the build itself still build)."""
+    prebuilt = os.environ.get("PYLIVE_TEST_SITE")
+    if prebuilt:
+        if not (Path(prebuilt) / "index.html").is_file():
+            pytest.fail(f"PYLIVE_TEST_SITE={prebuilt} holds no built site (no index.html)")
+        return Path(prebuilt)
+    build: Build = request.getfixturevalue("build")
     if build.returncode != 0:
         pytest.fail(f"the site did not build (see test_strict_build):\n{build.output[-3000:]}")
     return build.out

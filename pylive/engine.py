@@ -392,6 +392,9 @@ class Run:
     """It wrote more than Limits.output: its output is cut there and it was ended."""
     results: str = ""
     """What a driver (transcript, timing) reported through its own channel."""
+    finished: float = 0.0
+    """When it ended, in seconds since the epoch (set by `cached`, and kept in the cache):
+    a page says when its outputs were produced."""
 
     @property
     def succeeded(self) -> bool:
@@ -728,18 +731,24 @@ def _cache_file(*key: object) -> Path | None:
 
 
 def cached(compute: Callable[[], T], kind: type[T], *key: object) -> T:
-    """`compute()`, or its earlier result for the same key; failures are never cached.
+    """`compute()`, stamped with the time it finished, or its earlier result for the same
+    key (with the time that one finished); failures are never cached.
 
     An entry is written whole or not at all (a temporary file renamed into place), and an
     entry that cannot be read back (cut short, from another version of the engine) is a
     miss: it is computed again, never taken as an empty result."""
     path = _cache_file(kind.__name__, *key)
+    stamped = "finished" in getattr(kind, "__dataclass_fields__", {})  # runs say when they finished
     if path is not None:
         try:
-            return kind(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+            earlier = json.loads(path.read_text(encoding="utf-8"))
+            if earlier.get("finished") or not stamped:  # runs of an engine that did not stamp them: misses
+                return kind(**earlier)
+        except (OSError, ValueError, TypeError, AttributeError):
             pass
     result = compute()
+    if stamped and result is not None:
+        result = replace(result, finished=time.time())  # type: ignore[type-var]
     if path is not None and result is not None and getattr(result, "succeeded", True):
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp",
@@ -868,6 +877,8 @@ class TranscriptRun:
     timed_out: bool
     error: str = ""
     seconds: float = 0.0
+    finished: float = 0.0
+    """When it ended, in seconds since the epoch (see Run.finished)."""
 
     @property
     def succeeded(self) -> bool:

@@ -39,7 +39,7 @@ from mkdocs_jupyter import convert
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from pylive import engine
+from pylive import engine, plugin
 
 log = logging.getLogger("mkdocs.hooks.labs")
 
@@ -121,16 +121,22 @@ def _failure(name, notebook, index, error, timeout):
             f"included; the cell starts {first_line!r})\n{detail}")
 
 
+_produced: dict[str, float] = {}  # notebook path -> when its outputs were produced (for the page's stamp)
+
+
 def _cached_run(notebook, nb_path, kernel_name, allow_errors):
     name = os.path.relpath(nb_path)
     cache = _cache_file(notebook, kernel_name)
     if cache is not None:
         try:  # an entry cut short (a killed `make serve`) is a miss
-            return nbformat.reads(cache.read_text(encoding="utf-8"), as_version=4)
+            executed = nbformat.reads(cache.read_text(encoding="utf-8"), as_version=4)
+            _produced[str(Path(nb_path).resolve())] = cache.stat().st_mtime
+            return executed
         except Exception:  # noqa: BLE001 - nbformat raises several kinds
             pass
     started = time.perf_counter()
     notebook = run_notebook(notebook, name, kernel_name, allow_errors)
+    _produced[str(Path(nb_path).resolve())] = time.time()
     log.info(f"labs: ran {name} in {time.perf_counter() - started:.1f} s")
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +261,10 @@ def on_page_content(html, page, config, files):
               f'title="Download this lab as a Jupyter notebook">{_ICON} Download the notebook ({name})</a></p>')
     at = html.find("</h1>")
     at = at + len("</h1>") if at >= 0 else 0
-    return html[:at] + button + html[at:]
+    # The kernel is the build's own Python (ipykernel's kernel runs the interpreter that found it).
+    when = _produced.pop(str(Path(page.file.abs_src_path).resolve()), None)
+    stamp = "" if when is None else plugin.page_stamp({"kernel": (engine.build_interpreter(), when, when)})
+    return html[:at] + button + html[at:] + stamp
 
 
 def _download(page, config, files):

@@ -9,6 +9,7 @@ Fences it runs (see CONTRIBUTING.md for every option):
   (see `timing.py`).
 
 `versions="all"` runs a block under every CPython of the version matrix, shown as tabs.
+`predict="question"` shows a gotcha's code and a question, with the output folded below.
 Any fence can opt out with `norun="the reason"`. A failure is a warning (so the strict
 build fails) that starts with the page and line of the fence.
 """
@@ -45,8 +46,8 @@ log = logging.getLogger("mkdocs.plugins.pylive")
 
 SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
-PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes"}
-PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes", "predict"}
+PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes", "predict"}
 # What an example may declare it relies on (needs="threads,subprocess"): a runtime that
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
@@ -113,6 +114,45 @@ def _failure_box(messages: list[str]) -> str:
     return ('<div class="admonition failure pylive-failure"><p class="admonition-title">'
             "This example failed when the site was built</p>"
             f"<pre><code>{html.escape(chr(10).join(messages))}</code></pre></div>\n")
+
+
+def _predict_problems(inputs: dict[str, str]) -> list[str]:
+    """`predict="question"` shows the code and the question, and folds the output below them."""
+    if "predict" not in inputs:
+        return []
+    if not inputs["predict"].strip():
+        return ['predict= needs the question the reader answers before unfolding the output, '
+                'as in predict="What does the last line print?"']
+    if inputs.get("source", "above") != "above":
+        return [f'predict= shows the source above the question: it cannot go with source="{inputs["source"]}"']
+    if inputs.get("output") == "none":
+        return ['predict= folds the output, and output="none" says there is none']
+    return []
+
+
+def _folded(question: str, answer: str) -> str:
+    """The question, and what Python printed folded below it: a <details> element, which
+    opens with a click, or with Enter or Space on its focused summary."""
+    return (f'<p class="pylive-predict"><strong>Predict:</strong> {html.escape(question)}</p>\n'
+            '<details class="question pylive-answer">\n<summary>Show what Python printed</summary>\n'
+            f"{answer}\n</details>\n")
+
+
+def _day(when: float) -> str:
+    day = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def page_stamp(produced: dict[str, tuple[engine.Interpreter, float, float]]) -> str:
+    """The line under a page that says when its outputs were produced (UTC days; a result
+    from the cache keeps the day it was first produced) and by which runtimes."""
+    first = min(start for _, start, _ in produced.values())
+    last = max(end for _, _, end in produced.values())
+    when = f"on {_day(first)}" if _day(first) == _day(last) else f"between {_day(first)} and {_day(last)}"
+    runtimes = sorted((interpreter for interpreter, _, _ in produced.values()),
+                      key=lambda i: (i.implementation != "CPython", i.implementation, i.version_key, i.platform))
+    return (f'\n<p class="pylive-page-stamp" data-search-exclude><small>The outputs on this page were produced {when} (UTC) '
+            f"by {html.escape(', '.join(i.label for i in runtimes))}.</small></p>\n")
 
 
 def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
@@ -219,6 +259,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if not self.dirty or not hasattr(self, "changes"):
             self.changes = changes.Changes()  # a --dirty rebuild updates the edited pages' entries only
         self._pages: dict[str, tuple[str, list[tuple[int, str]]]] = {}  # "docs/x.md" -> title, headings
+        # "docs/x.md" -> {runtime's label: (runtime, when its first and last output there was produced)}
+        self._produced: dict[str, dict[str, tuple[engine.Interpreter, float, float]]] = {}
         self.seconds_running = 0.0
         self.seconds_by_kind: dict[str, float] = {}  # native, WebAssembly, timings: where the time goes
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
@@ -325,7 +367,18 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_page_content(self, html: str, page: Any, config: Any, files: Any) -> str:
         self.links.page_content(page.file.src_uri, html)
-        return html
+        produced = self._produced.pop(f"docs/{page.file.src_uri}", None)
+        return html + page_stamp(produced) if produced else html
+
+    def _note_produced(self, loc: str, runs: Any) -> None:
+        """Remember which runtimes produced a page's outputs, and when (see page_stamp)."""
+        page = loc.rpartition(":")[0]
+        seen = self._produced.setdefault(page, {})
+        for interpreter, run in runs:
+            if not run.finished:
+                continue
+            _, first, last = seen.get(interpreter.label, (interpreter, run.finished, run.finished))
+            seen[interpreter.label] = (interpreter, min(first, run.finished), max(last, run.finished))
 
     def on_post_build(self, config: Any) -> None:
         # MkDocs names a page with a broken link or anchor; these say which line.
@@ -417,12 +470,14 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             problems.append(f"source= takes {', '.join(sorted(SOURCE_PLACES))}, not {source!r}")
         if output not in OUTPUT_KINDS:
             problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
+        problems += _predict_problems(inputs)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 source=source,
                 output=output,
                 title=inputs.get("title", ""),
+                predict=inputs.get("predict", ""),
                 **chosen,
                 timeout=float(inputs.get("timeout", self.config.timeout)),
                 returncode=int(inputs.get("returncode", "0")),
@@ -434,10 +489,12 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return False
         problems = self._problems(language, inputs, PYCON_OPTIONS)
         chosen = self._runtime_options(inputs, problems)
+        problems += _predict_problems(inputs)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
                 **chosen,
+                predict=inputs.get("predict", ""),
                 timeout=float(inputs.get("timeout", self.config.timeout)),
             )
         return True
@@ -563,6 +620,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("python", src))
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
+        self._note_produced(options["loc"], zip(interpreters, runs))
         results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
         results += [(i, None) for i in options["interpreters"] if options["needs"] & i.lacks]
 
@@ -573,8 +631,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return code_block("text", output.rstrip("\n") or "(no output)", title=f"Output · {label}", **marks)
 
         view = self._versions_view(results, options, render)
+        extra = {"title": options["title"]} if options["title"] else {}
+        if options["predict"]:
+            shown = add_source(source=src, location="above", output="", language="python", tabs=("Source", "Output"), **extra)
+            return str(self._convert(md, shown)) + _folded(options["predict"], str(self._convert(md, view)))
         if options["source"] != "none":
-            extra = {"title": options["title"]} if options["title"] else {}
             view = add_source(source=src, location=options["source"], output=view, language="python",
                               tabs=("Source", "Output"), **extra)
         return self._convert(md, view)
@@ -616,6 +677,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("pycon", src))
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
+        self._note_produced(options["loc"], zip(interpreters, runs))
         results: list[tuple[engine.Interpreter, str | None]] = []
         for interpreter, run in zip(interpreters, runs):
             what = f"transcript under {interpreter.label}"
@@ -640,7 +702,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
             return code_block("pycon", shown, title=f"REPL · {label}", **marks)
 
-        return self._convert(md, self._versions_view(results, options, render))
+        view = self._convert(md, self._versions_view(results, options, render))
+        if options["predict"]:  # what is typed, without the answers the page's source writes below it
+            typed = self._convert(md, code_block("pycon", "\n".join(s.typed for s in statements)))
+            return str(typed) + _folded(options["predict"], str(view))
+        return view
 
     @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
@@ -682,6 +748,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 self._warn(options["failures"], loc, f"{what} failed (exit code {run.returncode}): {run.output}")
             else:
                 runs.append((interpreter, run))
+        self._note_produced(loc, runs)
         if not runs:
             return self._convert(md, code_block("python", timing.listing(plan)))
         for problem in timing.contradictions(options["expect"], timing.measurements(runs)):

@@ -131,6 +131,8 @@ class TimingRun:
     quick: bool
     measuring: float = 0.0
     """Seconds spent timing, without the child's start-up: what the budget bounds."""
+    finished: float = 0.0
+    """When it ended, in seconds since the epoch (see engine.Run.finished)."""
 
     @property
     def succeeded(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import re
 import subprocess
@@ -292,7 +294,7 @@ markdown_extensions:
 def build(tmp_path: Path, page: str, config: str = SITE_CONFIG, **env: str) -> tuple[subprocess.CompletedProcess, str]:
     """Build a one-page site; its runtimes are whatever the machine has (CI's requirement
     of every runtime of the real site is not this site's), unless env says otherwise."""
-    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs").mkdir(parents=True)
     (tmp_path / "mkdocs.yml").write_text(config)
     (tmp_path / "docs" / "index.md").write_text(page)
     inherited = {k: v for k, v in os.environ.items() if k != "PYLIVE_REQUIRE_VERSIONS"}
@@ -351,6 +353,74 @@ def test_an_unknown_option_is_an_error_not_a_silent_default(tmp_path: Path) -> N
     done, _ = build(tmp_path, '# Page\n\n```python version="all"\nprint(1)\n```\n')
     assert done.returncode != 0
     assert "docs/index.md:3: unknown option(s) version" in done.stderr
+
+
+def test_predict_shows_code_and_question_and_folds_what_python_printed(tmp_path: Path) -> None:
+    page = textwrap.dedent(
+        """\
+        # Page
+
+        ```python predict="What does the list hold?"
+        grid = [[0] * 2] * 2
+        grid[0][0] = 99
+        print(grid)
+        ```
+
+        ```pycon predict="Is it the same object?"
+        >>> a = 100_000
+        >>> b = 100_000
+        >>> a is b
+        False
+        ```
+        """
+    )
+    done, html = build(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    folds = re.findall(r'<details class="question pylive-answer">\s*<summary>Show what Python printed</summary>'
+                       r"(.*?)</details>", html, re.S)
+    assert len(folds) == 2, html
+    content = html[html.index("<h1"):html.rindex("</details>") + len("</details>")]
+    outside = re.sub(r"<[^>]+>", "", re.sub(r"<details.*?</details>", "", content, flags=re.S))
+    label = engine.newest_native(engine.discover()).label
+    # The program's output, with its runtime, only inside the fold; the code and question before it.
+    assert "[[99, 0], [99, 0]]" in folds[0] and f"Output · {label}" in folds[0]
+    assert "99, 0]" not in outside and "print(grid)" in outside.split("What does the list hold?")[0]
+    # The transcript: what is typed above the fold, what the REPL answered inside it.
+    assert "False" in folds[1] and f"REPL · {label}" in folds[1]
+    assert "False" not in outside and "&gt;&gt;&gt; a is b" in outside.split("Is it the same object?")[0]
+
+
+@pytest.mark.parametrize("options, problem", [
+    ('predict=""', "predict= needs the question"),
+    ('predict="Why?" source="below"', 'predict= shows the source above the question: it cannot go with source="below"'),
+    ('predict="Why?" output="none"', "predict= folds the output"),
+])
+def test_a_predict_that_cannot_fold_fails_naming_page_and_line(tmp_path: Path, options: str, problem: str) -> None:
+    done, html = build(tmp_path, f"# Page\n\n```python {options}\nprint(1)\n```\n")
+    assert done.returncode != 0
+    assert f"docs/index.md:3: {problem}" in done.stderr
+
+
+def test_a_page_says_when_its_outputs_were_produced_and_by_which_runtime(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    page = "# Page\n\n```python\nprint('made now')\n```\n\n```python\nprint('made long ago')\n```\n"
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PYLIVE_CACHE", str(cache))
+    done, _ = build(tmp_path / "first", page)
+    assert done.returncode == 0, done.stderr
+    # The second example's result, as an earlier build left it in the cache.
+    entry = next(p for p in cache.rglob("*.json") if json.loads(p.read_text())["output"] == "made long ago\n")
+    entry.write_text(json.dumps({**json.loads(entry.read_text()), "finished": 1_700_000_000.0}))
+    done, html = build(tmp_path / "again", page)
+    assert done.returncode == 0, done.stderr
+    stamp = re.search(r'<p class="pylive-page-stamp"[^>]*><small>(.*?)</small></p>', html)
+    assert stamp, "the page has no stamp"
+    today = datetime.datetime.now(datetime.timezone.utc)
+    label = engine.newest_native(engine.discover()).label
+    assert stamp[1] == (f"The outputs on this page were produced between November 14, 2023 and "
+                        f"{today:%B} {today.day}, {today.year} (UTC) by {label}."), stamp[1]
+    done, html = build(tmp_path / "none", "# Page\n\nNo example here.\n")
+    assert done.returncode == 0 and "pylive-page-stamp" not in html
 
 
 # -- runtimes side by side: WebAssembly, other implementations, what the tabs say ----------

@@ -23,6 +23,7 @@ import yaml
 from nbclient import NotebookClient
 
 from conftest import ROOT, site_config
+from pylive import engine
 
 LABS = ROOT / "docs" / "labs"
 NOTEBOOKS = sorted(LABS.glob("*.ipynb"))
@@ -247,9 +248,13 @@ def test_lab_page_loads_nothing_from_another_host_and_is_light(site: Path, path:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_name)
 def test_lab_page_shows_this_builds_outputs_and_folds_the_answers(site: Path, path: Path) -> None:
-    content = _content(_page(site, path))
+    page = _page(site, path)
+    content = _content(page)
     # each lab's first cell prints the interpreter: the one that built the site, i.e. this one
     assert f"CPython {platform.python_version()}" in content, "the outputs were not produced by this build"
+    stamp = re.search(r'<p class="pylive-page-stamp"[^>]*><small>The outputs on this page were produced on '
+                      r"\w+ \d+, \d{4} \(UTC\) by ([^<]+)\.</small></p>", page)
+    assert stamp and stamp[1] == engine.build_interpreter().label, "the page does not say when and by what its outputs were made"
     notebook = nbformat.read(path, as_version=4)
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
     outputs = content.count('<div class="jp-OutputArea-child')

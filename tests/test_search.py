@@ -279,3 +279,17 @@ def test_every_page_says_when_it_last_changed(site: Path) -> None:
     when = datetime.strptime(title, "%B %d, %Y %H:%M:%S %Z").replace(tzinfo=timezone.utc)
     assert when == committed, f"about/ says {title}, git's last commit of docs/about.md is {committed}"
     assert shown == f"{committed:%B} {committed.day}, {committed.year}", shown
+
+
+@pytest.mark.slow
+def test_every_page_with_outputs_says_when_and_by_what_they_were_produced(site: Path) -> None:
+    stamp = re.compile(r'<p class="pylive-page-stamp"[^>]*><small>The outputs on this page were produced '
+                       r"(?:on|between) [^<]+ \(UTC\) by ([^<]+)\.</small>")
+    with_outputs = [p for p in html_pages(site) if "Output · " in p.read_text(encoding="utf-8")]
+    missing = [page_url(site, p) for p in with_outputs if not stamp.search(p.read_text(encoding="utf-8"))]
+    assert with_outputs and not missing, f"pages with outputs but no stamp: {missing}"
+    frames = stamp.search((site / "running" / "frames" / "index.html").read_text(encoding="utf-8"))[1]
+    assert "CPython 3.10" in frames and "CPython 3.13" in frames, f"running/frames/ ran under every version: {frames}"
+    # The stamp is about the page, not its subject: search does not index it.
+    index = (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    assert "outputs on this page were produced" not in index

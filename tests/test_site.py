@@ -633,3 +633,84 @@ def test_site_works_from_a_sub_path(browser: object, serve: object) -> None:
     finally:
         reader.close()
     assert not problems, "\n".join(problems)
+
+
+
+# Every tab set of the page: its labels as a reader reads them, and the one chosen.
+TAB_SETS = """() => Array.from(document.querySelectorAll('.tabbed-set')).map(set => {
+  const inputs = Array.from(set.querySelectorAll(':scope > input'));
+  const label = input => set.querySelector(`label[for="${input.id}"]`).textContent.trim();
+  return {labels: inputs.map(label), chosen: inputs.filter(input => input.checked).map(label)[0]};
+})"""
+CHOSEN_EVERYWHERE = f"label => ({TAB_SETS})().every(set => !set.labels.includes(label) || set.chosen === label)"
+VERSION_LABEL = re.compile(r"^\d+\.\d+( · .+)?$")  # 3.12, and 3.14 · WebAssembly where it names its runtime
+
+
+def _choose_tab(page: object, label: str) -> list[dict]:
+    """Click the tab `label` in the first tab set that shows it; then every tab set, once
+    the others followed (or after 5 s, for the assertion to show which did not)."""
+    page.locator(".tabbed-set .tabbed-labels > label:visible").filter(
+        has_text=re.compile(f"^{re.escape(label)}$")).first.click()
+    try:
+        page.wait_for_function(CHOSEN_EVERYWHERE, arg=label, timeout=5_000)
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError; the caller's assertion says what is wrong
+        pass
+    return page.evaluate(TAB_SETS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, folded", [
+    ("running/code-objects-in-depth/", False),  # several versions="all" blocks whose outputs differ
+    ("types/booleans-and-none/", True),  # one of them folded by predict= (a closed <details>)
+])
+def test_choosing_a_version_tab_chooses_it_in_every_tab_set(browser: object, serve: object, path: str,
+                                                             folded: bool) -> None:
+    """Material's content.tabs.link: a version chosen in one block is chosen in all, for the
+    plain labels (3.12) and for those that name their runtime (3.14 · WebAssembly)."""
+    reader = Reader(browser, serve("/"))
+    try:
+        reader.open("/" + path)
+        page = reader.page
+        sets = [s for s in page.evaluate(TAB_SETS) if all(VERSION_LABEL.match(label) for label in s["labels"])]
+        assert len(sets) >= 2, f"{path}: fewer than two version tab sets: {sets}"
+        if folded:
+            assert page.locator("details.pylive-answer:not([open]) .tabbed-set").count(), f"{path}: no tabs in a fold"
+        shared = [label for label in sets[0]["labels"] if all(label in s["labels"] for s in sets)]
+        plain = [label for label in shared if "·" not in label]
+        named = [label for label in shared if "·" in label]  # where the build runs a version on WebAssembly
+        assert plain, f"{path}: no version label is shared by every tab set: {sets}"
+        for label in [plain[-1], *named[-1:], plain[0]]:  # away from the first tab, and back
+            after = _choose_tab(page, label)
+            stuck = [s for s in after if label in s["labels"] and s["chosen"] != label]
+            assert not stuck, f"{path}: choosing {label!r} left these tab sets on another tab: {stuck}"
+        if folded:  # a later visit: Material remembers the tab; a fold takes it when it opens
+            _choose_tab(page, plain[-1])
+            reader.open("/" + path)
+            fold = page.locator("details.pylive-answer:has(.tabbed-set)").first
+            fold.locator("summary").click()
+            page.wait_for_function("fold => fold.open", arg=fold.element_handle(), timeout=5_000)
+            chosen = [s["chosen"] for s in page.evaluate(TAB_SETS) if plain[-1] in s["labels"]]
+            assert set(chosen) == {plain[-1]}, f"{path}: on a later visit, with the fold open, the tabs chose {chosen}"
+        assert not reader.visit.console_errors, reader.visit.console_errors
+    finally:
+        reader.close()
+
+
+@pytest.mark.slow
+def test_a_folded_output_opens_from_the_keyboard(browser: object, serve: object) -> None:
+    """predict=: the summary "Show what Python printed" takes the focus and Enter opens it."""
+    reader = Reader(browser, serve("/"))
+    try:
+        reader.open("/types/lists/")
+        page = reader.page
+        fold = page.locator("details.pylive-answer").first
+        assert fold.locator("pre").first.is_hidden(), "the output shows before the reader asked for it"
+        summary = fold.locator("summary")
+        summary.focus()
+        assert page.evaluate("document.activeElement.tagName") == "SUMMARY", "the summary cannot take the focus"
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.querySelector('details.pylive-answer').open", timeout=5_000)
+        assert fold.locator("pre").first.is_visible(), "Enter opened the fold but its output is not shown"
+        assert "Output · " in fold.inner_text(), "the folded output lost its runtime label"
+    finally:
+        reader.close()

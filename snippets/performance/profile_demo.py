@@ -1,5 +1,6 @@
 """Profile a small program with cProfile and read the report with pstats."""
 
+# --8<-- [start:program]
 # --8<-- [start:distinct]
 import random
 import string
@@ -42,6 +43,7 @@ def report(text):
     distinct = distinct_in_order(text)
     top = sorted(counts.items(), key=lambda item: item[1], reverse=True)[:3]
     return top, len(distinct)
+# --8<-- [end:program]
 
 
 # --8<-- [start:profile]
