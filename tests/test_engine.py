@@ -426,12 +426,14 @@ MICROPYTHON = (ROOT / "node_modules" / wasm.MICROPYTHON_PACKAGE).is_dir()
 @pytest.mark.skipif(not MICROPYTHON and not os.environ.get("CI"), reason="npm ci has not installed MicroPython")
 def test_micropython_runs_when_named_and_its_outputs_say_so(tmp_path: Path) -> None:
     page = ('# Page\n\n```python versions="micropython"\nimport sys\nprint(sys.implementation.name)\n```\n\n'
-            '```pycon versions="micropython"\n>>> int("100000") is int("100000")\nTrue\n```\n')
+            '```pycon versions="micropython"\n>>> int("100000") is int("100000")\nTrue\n```\n\n'
+            '```python versions="micropython" needs="threads"\nimport threading\n```\n')
     done, html = build_with_runtimes(tmp_path, page)
     assert done.returncode == 0, done.stderr
     assert "Output · MicroPython 1.27.0 (Python 3.4.0) · WebAssembly" in html
     assert "REPL · MicroPython 1.27.0 (Python 3.4.0) · WebAssembly" in html
     assert re.search(r">micropython\n<", html), html
+    assert "Not run on MicroPython 1.27.0 (Python 3.4.0) · WebAssembly" in html and "needs threads" in html
 
 
 def test_micropython_missing_from_the_machine_is_named_on_the_page(tmp_path: Path) -> None:
