@@ -71,8 +71,6 @@ def probe():
         "implementation": "MicroPython",
         "release": ".".join(str(part) for part in sys.implementation.version[:3]),
         "cache_tag": "",
-        "platform": sys.platform,
-        "machine": sys.implementation._machine,
     }))
 
 main["_pylive_runner"] = (start, script, statement, probe)
