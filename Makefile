@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# CPython 3.14 and 3.15 on WebAssembly (package.json): npm installs them from the lock file.
+# CPython 3.14 and 3.15, and MicroPython, on WebAssembly (package.json): npm installs them from the lock file.
 NODE_STAMP := node_modules/.package-lock.json
 export NO_MKDOCS_2_WARNING := 1
 
@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "Node.js and npm are needed (CPython 3.14 and 3.15 run on WebAssembly under Node)"; exit 1; }
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed (CPython 3.14 and 3.15, and MicroPython, run on WebAssembly under Node)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

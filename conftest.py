@@ -56,12 +56,18 @@ def version_matrix() -> tuple[engine.Interpreter, ...]:
     return tuple(runtimes.version_matrix([], "3.10", ROOT))
 
 
+@cache
+def other_implementations() -> tuple[engine.Interpreter, ...]:
+    """PyPy and Jython, and MicroPython on WebAssembly, as the build finds them."""
+    return tuple(runtimes.other_implementations(ROOT))
+
+
 def interpreters_for(fence: fences.Fence) -> list[engine.Interpreter]:
     """The interpreters a fence asks for with versions=, as the build chooses them, less
     those that lack what it declares it needs (the build shows it as not run there)."""
     needs = engine.needs_of(fence.options)
     chosen = engine.choose(fence.options.get("versions", ""), list(version_matrix()), engine.newest_native(list(version_matrix())),
-                           engine.discover_others(), _plugin_config().get("versions"))
+                           list(other_implementations()), _plugin_config().get("versions"))
     return [i for i in chosen.interpreters if not needs & i.lacks]
 
 

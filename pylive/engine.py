@@ -267,7 +267,7 @@ def needs_of(options: dict[str, str]) -> set[str]:
 
 
 # The other implementations a block can name in versions=, by the word it uses.
-OTHER_IMPLEMENTATIONS = {"pypy": "PyPy", "jython": "Jython"}
+OTHER_IMPLEMENTATIONS = {"pypy": "PyPy", "jython": "Jython", "micropython": "MicroPython"}
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ class Choice:
 def choose(versions: str, matrix: list[Interpreter], default: Interpreter,
            others: list[Interpreter] | None = None, site_versions: list[str] | None = None) -> Choice:
     """The interpreters a block's `versions=` option names ("" for `default` alone; "all"
-    for every CPython version of the site; minors such as "3.12,3.13"; "pypy" or "jython"
+    for every CPython version of the site; minors such as "3.12,3.13"; "pypy", "jython" or "micropython"
     for the other implementations, as in "all,pypy,jython"; "build" for the interpreter
     running the build, whose environment has the site's own requirements, such as Jinja). `site_versions` are the
     CPython minors the site shows (the matrix's own by default): one the matrix lacks is

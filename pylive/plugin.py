@@ -223,7 +223,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._found is None or self._found[0] != wanted:
             try:
                 matrix = runtimes.version_matrix(explicit, self.config.min_version, root)
-                others = [] if explicit else engine.discover_others()  # PyPy, Jython: when named
+                others = [] if explicit else runtimes.other_implementations(root)  # when named
             except engine.EngineError as error:
                 raise PluginError(str(error)) from error
             self._found = (wanted, matrix, others)
@@ -237,7 +237,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             raise PluginError(
                 f"the build needs {', '.join(missing)}, which this machine does not have (native CPythons: "
                 "set PYLIVE_INTERPRETERS to their paths, separated by ':'; 3.14 and 3.15 on WebAssembly: "
-                "install Node and run npm ci; pypy, jython: install Debian's pypy3 and jython)"
+                "install Node and run npm ci; pypy, jython: install Debian's pypy3 and jython; micropython: npm ci)"
             )
         lacking = [f"CPython {minor}" for minor in self.config.versions if minor not in have]
         lacking += [name for word, name in engine.OTHER_IMPLEMENTATIONS.items() if word not in have]

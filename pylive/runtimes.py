@@ -1,8 +1,11 @@
-"""The version matrix: the runtimes an example can run on, one per minor version.
+"""The runtimes an example can run on: the version matrix, one per minor version, and
+the other implementations.
 
 A native CPython found on the machine (engine.discover) always wins; CPython compiled to
 WebAssembly (wasm.py, from the pinned npm packages) fills the minor versions that no
-native interpreter has. PYLIVE_WASM=0 leaves WebAssembly out (to measure what it costs).
+native interpreter has. The other implementations are PyPy and Jython from the machine
+(engine.discover_others) and MicroPython on WebAssembly (npm). PYLIVE_WASM=0 leaves
+WebAssembly out (to measure what it costs).
 """
 
 from __future__ import annotations
@@ -36,6 +39,17 @@ def version_matrix(explicit: list[str], minimum: str, root: Path) -> list[engine
     return sorted(matrix, key=lambda i: i.version_key)
 
 
+def other_implementations(root: Path) -> list[engine.Interpreter]:
+    """PyPy and Jython on PATH, and MicroPython's WebAssembly port under `root/node_modules`."""
+    found = engine.discover_others()
+    runtime = None if os.environ.get("PYLIVE_WASM", "1") == "0" else wasm.find_micropython(root)
+    interpreter = _start(runtime) if runtime is not None else None
+    if runtime is not None and interpreter is not None:
+        engine.RUNTIMES[interpreter.path] = runtime
+        found.append(interpreter)
+    return found
+
+
 def _minor_of(runtime: wasm.WasmRuntime) -> str:
     """"3.14" for the package folder pyodide-314, without starting it."""
     digits = re.search(r"(\d)(\d+)$", runtime.package_dir.name)
@@ -43,6 +57,7 @@ def _minor_of(runtime: wasm.WasmRuntime) -> str:
 
 
 def _start(runtime: wasm.WasmRuntime) -> engine.Interpreter | None:
+    """The runtime's interpreter, once its host has started; None (and a warning) if it does not."""
     try:
         return runtime.interpreter
     except (wasm.HostError, OSError) as error:

@@ -1,4 +1,5 @@
-"""CPython compiled to WebAssembly (Pyodide under Node) as a runtime of the engine.
+"""CPython compiled to WebAssembly (Pyodide under Node) as a runtime of the engine, and
+MicroPython's WebAssembly port beside it (MicroPythonRuntime, at the end).
 
 The npm packages `pyodide-314` (CPython 3.14.2) and `pyodide-315` (CPython 3.15.0rc1),
 pinned in package.json and installed by `npm ci`, are each hosted by one long-lived Node
@@ -77,6 +78,10 @@ HOST = Path(__file__).with_name("wasm_host.mjs")
 # The runtimes find_runtimes looks for, as npm aliases in package.json.
 PACKAGES = ("pyodide-314", "pyodide-315")
 
+# MicroPython's WebAssembly port, hosted by micropython_host.mjs with the same protocol.
+MICROPYTHON_HOST = Path(__file__).with_name("micropython_host.mjs")
+MICROPYTHON_PACKAGE = "@micropython/micropython-webassembly-pyscript"
+
 MAX_OUTPUT = 1 << 20  # characters of output kept per example
 _MAX_LINE = 8 * MAX_OUTPUT  # one response line: the output JSON-escaped, and the rest
 _START_TIMEOUT = 120.0  # seconds for the cold start of a runtime on a busy machine
@@ -106,6 +111,8 @@ class WasmRuntime:
 
     Thread-safe: requests are served one at a time.
     """
+
+    host = HOST  # the Node script that hosts it
 
     def __init__(self, package_dir: Path, node: str = "node", workers: int = 1) -> None:
         self.package_dir = Path(package_dir).resolve()
@@ -217,7 +224,7 @@ class WasmRuntime:
             self._home = tempfile.TemporaryDirectory(prefix="pylive-node-")
         self._buffer = b""
         try:
-            argv = [self.node, str(HOST), str(self.package_dir), str(self.workers)]
+            argv = [self.node, str(self.host), str(self.package_dir), str(self.workers)]
             self._process = subprocess.Popen(
                 engine.sandbox_command(argv, self._home.name, HOST_LIMITS),
                 cwd=self._home.name,
@@ -330,11 +337,15 @@ def _full_output(answer: dict) -> str:
 
 # What an example that failed on WebAssembly printed, when the reason is something the
 # platform lacks: the need a fence declares with needs= to be shown as not run there.
+# (MicroPython says "no module named" where CPython says "No module named".)
 _LACKING = (
-    ("threads", ("can't start new thread",)),
+    ("threads", ("can't start new thread", "no module named 'threading'", "no module named '_thread'")),
     ("subprocess", ("_posixsubprocess", "does not support processes", "[Errno 52] Function not implemented",
-                    "No module named 'venv'", "module 'venv' was not found")),
+                    "No module named 'venv'", "module 'venv' was not found", "no module named 'subprocess'",
+                    "no module named 'multiprocessing'")),
     ("sockets", ("socket",)),
+    ("timing", ("no module named 'timeit'",)),
+    ("native", ("no module named 'ctypes'",)),
 )
 
 
@@ -343,24 +354,56 @@ def lacking(output: str) -> str | None:
     return next((need for need, signs in _LACKING if any(sign in output for sign in signs)), None)
 
 
-def find_runtimes(root: Path, node: str = "node") -> list[WasmRuntime]:
-    """The WebAssembly runtimes installed under `root/node_modules` (by `npm ci`), if
-    Node runs; an empty list otherwise. Nothing is started until a runtime is used."""
+def _node(node: str) -> str | None:
+    """The path of Node if it runs and is recent enough for the runtimes (18 or later)."""
     try:
         executable = shutil.which(node)
         if executable is None:
-            return []
+            return None
         done = subprocess.run(
             [executable, "--version"], capture_output=True, text=True, timeout=30, env={"PATH": os.environ.get("PATH", "")}
         )
         major = done.stdout.strip().lstrip("v").split(".")[0]
-        if done.returncode != 0 or not major.isdigit() or int(major) < 18:
-            return []
-        found = []
-        for name in PACKAGES:
-            folder = Path(root, "node_modules", name)
-            if (folder / "pyodide.mjs").is_file() and (folder / "pyodide.asm.wasm").is_file():
-                found.append(WasmRuntime(folder, executable))
-        return found
-    except (OSError, subprocess.SubprocessError, ValueError):
+        return executable if done.returncode == 0 and major.isdigit() and int(major) >= 18 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def find_runtimes(root: Path, node: str = "node") -> list[WasmRuntime]:
+    """The WebAssembly runtimes installed under `root/node_modules` (by `npm ci`), if
+    Node runs; an empty list otherwise. Nothing is started until a runtime is used."""
+    executable = _node(node)
+    if executable is None:
         return []
+    found = []
+    for name in PACKAGES:
+        folder = Path(root, "node_modules", name)
+        if (folder / "pyodide.mjs").is_file() and (folder / "pyodide.asm.wasm").is_file():
+            found.append(WasmRuntime(folder, executable))
+    return found
+
+
+class MicroPythonRuntime(WasmRuntime):
+    """MicroPython's WebAssembly port (npm: @micropython/micropython-webassembly-pyscript),
+    for the pages about what is CPython's own: `MicroPython 1.27.0 (Python 3.4.0) · WebAssembly`.
+
+    The same protocol, limits and sandbox as CPython on WebAssembly; micropython_host.mjs
+    gives every example a worker thread of its own with a fresh instance (about 40 ms to
+    make, so no snapshot is needed). A script runs as `micropython example.py` would, in
+    /tmp/example; a transcript compiles each statement in "single" mode, which echoes
+    values as MicroPython's REPL does. MicroPython lacks threads, subprocesses, sockets,
+    meaningful timings and native code (WasmInterpreter.lacks), and, unlike CPython, has no
+    reference counts (`__del__` of a plain class never runs), no `sys.getsizeof`, and small
+    integers that are tagged values rather than objects (`is` compares them by value).
+    """
+
+    host = MICROPYTHON_HOST
+
+
+def find_micropython(root: Path, node: str = "node") -> MicroPythonRuntime | None:
+    """MicroPython's WebAssembly port under `root/node_modules`, if it and Node are there."""
+    folder = Path(root, "node_modules", MICROPYTHON_PACKAGE)
+    if not ((folder / "micropython.mjs").is_file() and (folder / "micropython.wasm").is_file()):
+        return None
+    executable = _node(node)
+    return MicroPythonRuntime(folder, executable) if executable else None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from pylive import engine, fences
+from pylive import engine, fences, wasm
 
 PYTHON = engine.build_interpreter()
 
@@ -430,9 +430,9 @@ needs_wasm = pytest.mark.skipif(not WASM and not os.environ.get("CI"), reason="n
 
 
 def build_with_runtimes(tmp_path: Path, page: str) -> tuple[subprocess.CompletedProcess, str]:
-    """A site whose version matrix has CPython on WebAssembly too (node_modules beside it)."""
+    """A site with the runtimes of node_modules too: CPython and MicroPython on WebAssembly."""
     tmp_path.mkdir(exist_ok=True)
-    if WASM:
+    if (ROOT / "node_modules").is_dir():
         (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
     return build(tmp_path, page)
 
@@ -488,6 +488,29 @@ def test_other_implementations_run_when_named(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for interpreter in others:
         assert interpreter.label in html and re.search(rf">{interpreter.implementation}\n<", html), html
+
+
+MICROPYTHON = (ROOT / "node_modules" / wasm.MICROPYTHON_PACKAGE).is_dir()
+
+
+@pytest.mark.skipif(not MICROPYTHON and not os.environ.get("CI"), reason="npm ci has not installed MicroPython")
+def test_micropython_runs_when_named_and_its_outputs_say_so(tmp_path: Path) -> None:
+    page = ('# Page\n\n```python versions="micropython"\nimport sys\nprint(sys.implementation.name)\n```\n\n'
+            '```pycon versions="micropython"\n>>> int("100000") is int("100000")\nTrue\n```\n\n'
+            '```python versions="micropython" needs="threads"\nimport threading\n```\n')
+    done, html = build_with_runtimes(tmp_path, page)
+    assert done.returncode == 0, done.stderr
+    assert "Output · MicroPython 1.27.0 (Python 3.4.0) · WebAssembly" in html
+    assert "REPL · MicroPython 1.27.0 (Python 3.4.0) · WebAssembly" in html
+    assert re.search(r">micropython\n<", html), html
+    assert "Not run on MicroPython 1.27.0 (Python 3.4.0) · WebAssembly" in html and "needs threads" in html
+
+
+def test_micropython_missing_from_the_machine_is_named_on_the_page(tmp_path: Path) -> None:
+    # No node_modules beside this site: the build passes and the page says what it lacks.
+    done, html = build(tmp_path, '# Page\n\n```python versions="micropython"\nprint(1)\n```\n')
+    assert done.returncode == 0, done.stderr
+    assert "Not run in this build: MicroPython" in html
 
 
 def test_a_runtime_of_the_site_that_the_machine_lacks_is_named_on_the_page(tmp_path: Path) -> None:
