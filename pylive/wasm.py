@@ -113,6 +113,7 @@ class WasmRuntime:
     """
 
     host = HOST  # the Node script that hosts it
+    package_files = ("pyodide.asm.wasm", "package.json")  # what makes it this runtime (probes are kept for them)
 
     def __init__(self, package_dir: Path, node: str = "node", workers: int = 1) -> None:
         self.package_dir = Path(package_dir).resolve()
@@ -137,7 +138,7 @@ class WasmRuntime:
         for the very same package and Node, so that a build that runs nothing here does not
         start the host)."""
         if self._interpreter is None:
-            files = [self.package_dir / "pyodide.asm.wasm", self.package_dir / "package.json", Path(HOST)]
+            files = [*(self.package_dir / name for name in self.package_files), Path(self.host)]
             node = shutil.which(self.node) or self.node
             identity = [(str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in [*files, Path(node)]]
             self._interpreter = engine.cached(self._probe_interpreter, WasmInterpreter, "wasm-probe", identity)
@@ -398,6 +399,7 @@ class MicroPythonRuntime(WasmRuntime):
     """
 
     host = MICROPYTHON_HOST
+    package_files = ("micropython.wasm", "micropython.mjs", "package.json")
 
 
 def find_micropython(root: Path, node: str = "node") -> MicroPythonRuntime | None:
