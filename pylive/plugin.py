@@ -115,6 +115,22 @@ def _failure_box(messages: list[str]) -> str:
             f"<pre><code>{html.escape(chr(10).join(messages))}</code></pre></div>\n")
 
 
+def _runnable(shown: str, kind: str, source: str, options: dict) -> str:
+    """A rendered example, marked for the reader's own run of it in the browser
+    (docs/assets/live/live.js): the exact code that ran (of a transcript, its typed lines),
+    what it needs that CPython on WebAssembly lacks (the browser then says so instead of
+    running it), how its output is shown, and its timeout."""
+    marks = {
+        "kind": kind,
+        "source": source,
+        "lacks": ",".join(sorted(options["needs"] & wasm.WasmInterpreter.lacks)),
+        "output": "" if options.get("output", "text") == "text" else options["output"],
+        "timeout": f"{options['timeout']:g}",
+    }
+    attributes = " ".join(f'data-pylive-{name}="{html.escape(value)}"' for name, value in marks.items() if value)
+    return f'<div class="pylive-live" {attributes}>\n{shown}\n</div>'
+
+
 def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
     """A fence formatter that never lets an exception reach pymdownx.superfences (which would
     swallow it and print the fence as raw text): bad options and our own errors become a
@@ -541,7 +557,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     @_guarded
     def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         if not self.execute:
-            return self._convert(md, code_block("python", src))
+            return _runnable(self._convert(md, code_block("python", src)), "python", src, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
         results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
@@ -558,7 +574,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             extra = {"title": options["title"]} if options["title"] else {}
             view = add_source(source=src, location=options["source"], output=view, language="python",
                               tabs=("Source", "Output"), **extra)
-        return self._convert(md, view)
+        return _runnable(self._convert(md, view), "python", src, options)
 
     def _run_python_block(self, src: str, options: dict, interpreter: engine.Interpreter) -> engine.Run:
         run = engine.run_script(src, interpreter, options["timeout"])
@@ -587,14 +603,15 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     @_guarded
     def _format_pycon(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
-        if not self.execute:
-            return self._convert(md, code_block("pycon", src))
         loc, failures = options["loc"], options["failures"]
         try:
             statements = engine.parse_transcript(src)
         except engine.EngineError as error:
             self._warn(failures, loc, str(error))
             return self._convert(md, code_block("pycon", src))
+        typed = "\n".join(statement.typed for statement in statements)
+        if not self.execute:
+            return _runnable(self._convert(md, code_block("pycon", src)), "pycon", typed, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
         results: list[tuple[engine.Interpreter, str | None]] = []
@@ -621,7 +638,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
             return code_block("pycon", shown, title=f"REPL · {label}", **marks)
 
-        return self._convert(md, self._versions_view(results, options, render))
+        return _runnable(self._convert(md, self._versions_view(results, options, render)), "pycon", typed, options)
 
     @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
