@@ -115,22 +115,6 @@ def _failure_box(messages: list[str]) -> str:
             f"<pre><code>{html.escape(chr(10).join(messages))}</code></pre></div>\n")
 
 
-def _runnable(shown: str, kind: str, source: str, options: dict) -> str:
-    """A rendered example, marked for the reader's own run of it in the browser
-    (docs/assets/live/live.js): the exact code that ran (of a transcript, its typed lines),
-    what it needs that CPython on WebAssembly lacks (the browser then says so instead of
-    running it), how its output is shown, and its timeout."""
-    marks = {
-        "kind": kind,
-        "source": source,
-        "lacks": ",".join(sorted(options["needs"] & wasm.WasmInterpreter.lacks)),
-        "output": "" if options.get("output", "text") == "text" else options["output"],
-        "timeout": f"{options['timeout']:g}",
-    }
-    attributes = " ".join(f'data-pylive-{name}="{html.escape(value)}"' for name, value in marks.items() if value)
-    return f'<div class="pylive-live" {attributes}>\n{shown}\n</div>'
-
-
 def _guarded(formatter: Callable[..., str]) -> Callable[..., str]:
     """A fence formatter that never lets an exception reach pymdownx.superfences (which would
     swallow it and print the fence as raw text): bad options and our own errors become a
@@ -401,7 +385,9 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         strays = [] if declared == "none" else [v.strip() for v in declared.split(",") if v.strip() not in site]
         if strays:
             problems.append(f'changes= takes "none" or versions of this site ({", ".join(site)}), not {", ".join(strays)}')
-        return {"interpreters": choice.interpreters, "absent": choice.absent}
+        # versions="build": the build's own interpreter, with the site's packages.
+        site_packages = "build" in (word.strip() for word in inputs.get("versions", "").split(","))
+        return {"interpreters": choice.interpreters, "absent": choice.absent, "site_packages": site_packages}
 
     def _validate_python(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
@@ -557,7 +543,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     @_guarded
     def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         if not self.execute:
-            return _runnable(self._convert(md, code_block("python", src)), "python", src, options)
+            return self._runnable(self._convert(md, code_block("python", src)), "python", src, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
         results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
@@ -574,7 +560,24 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             extra = {"title": options["title"]} if options["title"] else {}
             view = add_source(source=src, location=options["source"], output=view, language="python",
                               tabs=("Source", "Output"), **extra)
-        return _runnable(self._convert(md, view), "python", src, options)
+        return self._runnable(self._convert(md, view), "python", src, options)
+
+    def _runnable(self, shown: str, kind: str, source: str, options: dict) -> str:
+        """A rendered example, marked for the reader's own run of it in the browser
+        (docs/assets/live/live.js): the exact code that ran (of a transcript, its typed lines),
+        what it needs that CPython on WebAssembly lacks (the browser then says so instead of
+        running it; versions="build" relies on the site's own packages),
+        how its output is shown, and its timeout."""
+        lacks = options["needs"] & wasm.WasmInterpreter.lacks | ({"packages"} if options["site_packages"] else set())
+        marks = {
+            "kind": kind,
+            "source": source,
+            "lacks": ",".join(sorted(lacks)),
+            "output": "" if options.get("output", "text") == "text" else options["output"],
+            "timeout": f"{options['timeout']:g}",
+        }
+        attributes = " ".join(f'data-pylive-{name}="{html.escape(value)}"' for name, value in marks.items() if value)
+        return f'<div class="pylive-live" {attributes}>\n{shown}\n</div>'
 
     def _run_python_block(self, src: str, options: dict, interpreter: engine.Interpreter) -> engine.Run:
         run = engine.run_script(src, interpreter, options["timeout"])
@@ -611,7 +614,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("pycon", src))
         typed = "\n".join(statement.typed for statement in statements)
         if not self.execute:
-            return _runnable(self._convert(md, code_block("pycon", src)), "pycon", typed, options)
+            return self._runnable(self._convert(md, code_block("pycon", src)), "pycon", typed, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
         results: list[tuple[engine.Interpreter, str | None]] = []
@@ -638,7 +641,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             marks = {"hl_lines": " ".join(map(str, changed))} if changed else {}
             return code_block("pycon", shown, title=f"REPL · {label}", **marks)
 
-        return _runnable(self._convert(md, self._versions_view(results, options, render)), "pycon", typed, options)
+        return self._runnable(self._convert(md, self._versions_view(results, options, render)), "pycon", typed, options)
 
     @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:

@@ -514,6 +514,10 @@ def test_each_example_carries_the_exact_code_the_browser_runs(tmp_path: Path, ex
         print("<em>drawn</em>")
         ```
 
+        ```python versions="build"
+        print("with the site's packages")
+        ```
+
         ```text norun="not an example"
         plain
         ```
@@ -529,4 +533,6 @@ def test_each_example_carries_the_exact_code_the_browser_runs(tmp_path: Path, ex
         # What CPython on WebAssembly lacks: the browser says so instead of offering Run.
         {"kind": "python", "source": 'print("ran")', "lacks": "threads,timing", "timeout": "10"},
         {"kind": "python", "source": 'print("<em>drawn</em>")', "output": "html", "timeout": "10"},
+        # Run by the build's own interpreter, with the site's packages, which the browser lacks.
+        {"kind": "python", "source": "print(\"with the site's packages\")", "lacks": "packages", "timeout": "10"},
     ]
