@@ -7,7 +7,7 @@
 // timeout. This script adds Edit, Run and Reset under it. Nothing is downloaded until the
 // first Run: then assets/live/runtimes.json says where the site's own copy of each runtime
 // is (pylive/browser.py copies them from the pinned npm packages), and worker.js starts it
-// in a worker thread. Later runs, on this page or another, reuse that runtime.
+// in a worker thread. Later runs, on this page or another, restore it in a fraction of a second.
 //
 // No framework and no bundler: Material's `document$` announces each page, also after an
 // instant navigation, and the controls are plain buttons, a textarea and text.
@@ -38,49 +38,73 @@ function siteRuntimes() {
   return manifest;
 }
 
-// One runtime (one minor version) in its own worker, one job at a time.
+// One runtime (one minor version): a worker per run, one run at a time. The first worker
+// downloads and starts the runtime and hands back what it made (`made`: the compiled module,
+// a memory snapshot, the standard library); each later worker restores a fresh interpreter
+// from that in a fraction of a second, and the next one is prepared as soon as a run ends.
 class Runtime {
   constructor(minor, folder) {
     this.minor = minor;
     this.folder = folder;
-    this.worker = null;
+    this.made = null;
+    this.spare = null; // promise of the worker for the next run
     this.queue = Promise.resolve();
   }
 
+  get started() {
+    return this.made !== null;
+  }
+
+  // A worker whose interpreter waits for a run.
+  prepare() {
+    const worker = new Worker(new URL("worker.js", LIVE), { type: "module" });
+    const ready = new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => {
+        if (data.t === "started") this.made = data;
+        else if (data.t === "ready") resolve(worker);
+        else reject(new Error(data.message));
+      };
+      worker.onerror = (event) => reject(new Error(event.message || "the runtime did not start"));
+    });
+    ready.catch(() => worker.terminate());
+    worker.postMessage(this.made ? { ...this.made, t: "prepare" } : { t: "start", runtime: this.folder, live: LIVE.href });
+    return ready;
+  }
+
   // Run `job` ({kind, code | statements, files}); `onStart` is told when it starts running.
-  // Resolves to the worker's answer, {t: "timeout"} or {t: "failed", message}.
+  // Resolves to the worker's answer ({t: "done", ...}), {t: "timeout"} or {t: "failed", message}.
   run(job, timeout, onStart) {
     const answer = this.queue.then(() => this.send(job, timeout, onStart));
     this.queue = answer.catch(() => {});
     return answer;
   }
 
-  send(job, timeout, onStart) {
-    this.worker ??= new Worker(new URL("worker.js", LIVE), { type: "module" });
-    const worker = this.worker;
-    return new Promise((resolve) => {
+  async send(job, timeout, onStart) {
+    let worker;
+    try {
+      worker = await (this.spare ?? this.prepare());
+    } catch (error) {
+      this.spare = null;
+      return { t: "failed", message: error.message };
+    }
+    const answer = await new Promise((resolve) => {
       let timer = null;
-      const finish = (answer, keep) => {
+      const finish = (result) => {
         clearTimeout(timer);
-        if (!keep) this.stop(); // a fresh worker for the next run
-        resolve(answer);
+        resolve(result);
       };
       worker.onmessage = ({ data }) => {
-        if (data.t === "running") {
-          onStart();
-          timer = setTimeout(() => finish({ t: "timeout" }, false), timeout * 1000);
-        } else {
-          finish(data, data.t === "done" && data.reusable);
-        }
+        if (data.t !== "running") return finish(data);
+        onStart();
+        timer = setTimeout(() => finish({ t: "timeout" }), timeout * 1000);
       };
-      worker.onerror = (event) => finish({ t: "failed", message: event.message || "the runtime stopped" }, false);
-      worker.postMessage({ runtime: this.folder, live: LIVE.href, ...job });
+      worker.onerror = (event) => finish({ t: "failed", message: event.message || "the runtime stopped" });
+      worker.postMessage({ ...job, t: "run" });
     });
-  }
-
-  stop() {
-    if (this.worker) this.worker.terminate();
-    this.worker = null;
+    worker.terminate(); // everything the run used goes with it
+    this.spare = this.prepare();
+    this.spare.catch(() => { this.spare = null; }); // the next run tries again
+    return { ...answer, version: this.made.version };
   }
 }
 
@@ -232,7 +256,7 @@ function addControls(block) {
     const job = kind === "pycon" ? { kind: "transcript", statements: statements(code) } : { kind: "script", code };
     try {
       const { runtime: python, files, megabytes } = await runtime(EXAMPLES_RUNTIME);
-      status.textContent = python.worker ? "Running…" :
+      status.textContent = python.started ? "Running…" :
         `Starting CPython ${EXAMPLES_RUNTIME} in your browser (about ${megabytes} MB, downloaded once)…`;
       const timeout = Math.max(Number(block.dataset.pyliveTimeout) || DEFAULT_TIMEOUT, DEFAULT_TIMEOUT);
       const started = { at: 0 };
@@ -339,7 +363,7 @@ function addPlayground(playground) {
       const site = await siteRuntimes();
       const minors = Object.keys(site.runtimes);
       const megabytes = minors.reduce((total, minor) => total + site.megabytes[minor], 0);
-      status.textContent = minors.every((minor) => runtimes.get(minor)?.worker) ? "Disassembling…" :
+      status.textContent = minors.every((minor) => runtimes.get(minor)?.started) ? "Disassembling…" :
         `Starting CPython ${minors.join(" and ")} in your browser (about ${megabytes} MB, downloaded once)…`;
       const answers = await Promise.all(minors.map(async (minor) => {
         const { runtime: python } = await runtime(minor);

@@ -1,63 +1,77 @@
-// One CPython on WebAssembly (Pyodide) for the page, in a worker thread: an example that
-// runs long never freezes the page, and one that hangs is stopped by ending the worker.
+// One run of CPython on WebAssembly (Pyodide), in a worker thread of its own: an example
+// that runs long never freezes the page, one that hangs is stopped by ending its worker,
+// and ending the worker after the run frees everything the run used. (Instances restored
+// one after the other in the same worker keep each other's memory alive: about 50 MB a run.)
 //
-// It runs examples exactly as the build's Node host does (pylive/wasm_host.mjs): the
-// Python side is the same file, wasm_runner.py, and every run gets a fresh interpreter
-// restored from a memory snapshot taken once after start-up, so that no run sees what an
-// earlier one left behind (interned strings, caches, sys.modules), as separate processes.
+// A run goes as in the build's Node host (pylive/wasm_host.mjs): the Python side is the
+// same file, wasm_runner.py, and the interpreter is restored from a memory snapshot taken
+// once after start-up, so that no run sees what an earlier one left behind (interned
+// strings, caches, sys.modules), as separate processes would not.
 //
-// Messages in:  {runtime: URL of the runtime's folder, live: URL of assets/live/,
-//                kind: "script" | "transcript", code, statements, files: {name: text}}
-// Messages out: {t: "running"} when the example starts (the page starts its clock), then
-//               {t: "done", output, outputs, returncode, version, reusable}
-//               or {t: "failed", message} when the runtime itself could not start.
+// Messages in:  {t: "start", runtime: URL of the runtime's folder, live: URL of assets/live/}
+//                 the first worker of a runtime: download, compile and start it, snapshot it;
+//               {t: "prepare", runtime, module, snapshot, stdlib, lock, driver, version}
+//                 any later worker, from what the first one made;
+//               {t: "run", kind: "script" | "transcript", code, statements, files}.
+// Messages out: {t: "started", ...what a later worker needs} (the first worker only),
+//               {t: "ready"} once an interpreter waits for the run, {t: "running"} when the
+//               example starts (the page starts its clock), {t: "done", output, outputs,
+//               returncode}, or {t: "failed", message} when the runtime itself failed.
 
 // What Python sees in os.environ, as in the build (wasm_host.mjs).
 const PY_ENV = { HOME: "/home/pyodide", LANG: "C.UTF-8", LC_ALL: "C.UTF-8", PAGER: "cat", TERM: "dumb", COLUMNS: "80" };
 const MAX_OUTPUT = 1 << 20; // characters kept, as in the build
-// Source that names Pyodide's bridge to JavaScript may change this worker's globals, which
-// the next instance would see: the page then starts a new worker (as the build's host does).
-const USES_JAVASCRIPT = /\bjs\b|pyodide/;
 
-let runtime = null; // promise of {fresh(), version, driver}
-let next = null; // promise of the next fresh instance, restored while the reader reads
+let py = null; // the interpreter this worker runs the example in
+let driver = null; // repl_driver.py, for a transcript
 
-async function start(runtimeURL, liveURL) {
-  const get = async (url, as) => {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url} (HTTP ${response.status})`);
-    return response[as]();
-  };
-  const wasmURL = new URL("pyodide.asm.wasm", runtimeURL).href;
-  const stdlibURL = new URL("python_stdlib.zip", runtimeURL).href;
-  const [wasm, stdlib, lock, runner, driver] = await Promise.all([
-    get(wasmURL, "arrayBuffer"),
-    get(stdlibURL, "arrayBuffer"),
-    get(new URL("pyodide-lock.json", runtimeURL), "text"),
-    get(new URL("wasm_runner.py", liveURL), "text"),
-    get(new URL("repl_driver.py", liveURL), "text"),
-  ]);
-  // Pyodide fetches and compiles its files on every start: each instance gets them from
-  // memory instead, and the one module compiled here (as the build's host does).
-  const compiled = await WebAssembly.compile(wasm);
+async function download(url, as) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} (HTTP ${response.status})`);
+  return response[as]();
+}
+
+// Pyodide's loader fetches and compiles its files each time it starts: here it gets the
+// module compiled once and the standard library from memory instead.
+async function loader(runtime, module, stdlib) {
   WebAssembly.instantiateStreaming = async (source, imports) =>
-    ({ instance: await WebAssembly.instantiate(compiled, imports), module: compiled });
-  const kept = new Map([[wasmURL, wasm], [stdlibURL, stdlib]]);
+    ({ instance: await WebAssembly.instantiate(module, imports), module });
+  const kept = new Map([[new URL("python_stdlib.zip", runtime).href, stdlib],
+    [new URL("pyodide.asm.wasm", runtime).href, new ArrayBuffer(0)]]); // its body goes unread
   const network = self.fetch;
   self.fetch = (url, options) =>
     kept.has(String(url)) ? Promise.resolve(new Response(kept.get(String(url)))) : network(url, options);
+  return (await import(new URL("pyodide.mjs", runtime).href)).loadPyodide;
+}
 
-  const { loadPyodide } = await import(new URL("pyodide.mjs", runtimeURL).href);
-  const options = { indexURL: runtimeURL, env: PY_ENV, lockFileContents: lock, stdout: () => {}, stderr: () => {} };
-  const base = await loadPyodide({ ...options, _makeSnapshot: true });
+// The first worker of a runtime: what every later one restores from.
+async function start(runtime, live) {
+  const [wasm, stdlib, lock, runner, replDriver] = await Promise.all([
+    download(new URL("pyodide.asm.wasm", runtime), "arrayBuffer"),
+    download(new URL("python_stdlib.zip", runtime), "arrayBuffer"),
+    download(new URL("pyodide-lock.json", runtime), "text"),
+    download(new URL("wasm_runner.py", live), "text"),
+    download(new URL("repl_driver.py", live), "text"),
+  ]);
+  const module = await WebAssembly.compile(wasm);
+  const loadPyodide = await loader(runtime, module, stdlib);
+  const base = await loadPyodide({ indexURL: runtime, env: PY_ENV, lockFileContents: lock, _makeSnapshot: true,
+    stdout: () => {}, stderr: () => {} });
   const version = base.runPython("__import__('sys').version.split()[0]");
   base.runPython(runner);
   const snapshot = base.makeMemorySnapshot();
-  return { fresh: () => loadPyodide({ ...options, _loadSnapshot: snapshot }), version, driver };
+  return { runtime, module, snapshot, stdlib, lock, driver: replDriver, version };
 }
 
-// Run one job in a fresh instance `py`, as wasm_host.mjs's runOne does.
-function runOne(py, job, driver) {
+async function prepare(made) {
+  const loadPyodide = await loader(made.runtime, made.module, made.stdlib);
+  py = await loadPyodide({ indexURL: made.runtime, env: PY_ENV, lockFileContents: made.lock,
+    _loadSnapshot: made.snapshot, stdout: () => {}, stderr: () => {} });
+  driver = made.driver;
+}
+
+// Run one job as wasm_host.mjs's runOne does.
+function run(job) {
   const chunks = [];
   let size = 0;
   const writer = () => {
@@ -108,21 +122,21 @@ function runOne(py, job, driver) {
     ? py.globals.get("_pylive_transcript")(driver, files)
     : py.globals.get("_pylive_script")(job.code, files);
   const cut = size > MAX_OUTPUT ? `\n[output cut: the example wrote more than ${MAX_OUTPUT >> 10} KB]\n` : "";
-  const source = [job.code || "", ...(job.statements || [])].join("\n");
-  const bridged = USES_JAVASCRIPT.test(source) || py.runPython("'js' in __import__('sys').modules");
-  return { output: chunks.join("") + cut, outputs, returncode, reusable: !bridged };
+  return { output: chunks.join("") + cut, outputs, returncode };
 }
 
-self.onmessage = async ({ data: job }) => {
+self.onmessage = async ({ data }) => {
   try {
-    runtime ??= start(job.runtime, job.live);
-    const { fresh, version, driver } = await runtime;
-    const py = await (next ?? fresh());
-    self.postMessage({ t: "running" });
-    const result = runOne(py, job, driver);
-    self.postMessage({ t: "done", version, ...result });
-    next = result.reusable ? fresh() : null;
+    if (data.t === "run") {
+      self.postMessage({ t: "running" });
+      self.postMessage({ t: "done", ...run(data) });
+    } else {
+      const made = data.t === "start" ? await start(data.runtime, data.live) : data;
+      await prepare(made);
+      if (data.t === "start") self.postMessage({ t: "started", ...made });
+      self.postMessage({ t: "ready" });
+    }
   } catch (error) {
-    self.postMessage({ t: "failed", message: String(error && error.message || error) });
+    self.postMessage({ t: "failed", message: String((error && error.message) || error) });
   }
 };
