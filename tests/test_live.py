@@ -44,7 +44,9 @@ EXAMPLES_MINOR = "3.14"
 # Labels of the build's outputs that CPython 3.14 on WebAssembly printed: what Run must print.
 BUILT_BY_WASM = {"python": r"^Output · CPython 3\.14\.\d+\S* · WebAssembly$",
                  "pycon": r"^REPL · CPython 3\.14\.\d+\S* · WebAssembly$"}
-EDITED = 'import dis\n\ndis.dis(compile("total = price * count + 1", "<edited>", "exec"))\nprint("edited")\n'
+# An edit: other bytecode, and a helper module of snippets/helpers, which the browser has too.
+EDITED = ('import dis\nfrom refdiagram import draw\n\ndis.dis(compile("total = price * count + 1", "<edited>", "exec"))\n'
+          'print(draw.__name__, "from", draw.__module__)\n')
 PLAYGROUND_CODE = "squares = [n * n for n in range(4)]\nprint(squares)\n"
 
 
