@@ -148,9 +148,17 @@ def _result(block, timeout: int = RUN_TIMEOUT) -> str:
 
 
 def _wait_for_result(block, expected: str, timeout: int = RUN_TIMEOUT) -> None:
-    block.page.wait_for_function(
-        "([block, expected]) => block.querySelector('.pylive-yours code')?.textContent === expected",
-        arg=[block.element_handle(), expected], timeout=timeout)
+    from playwright.sync_api import TimeoutError as Timeout
+
+    try:
+        block.page.wait_for_function(
+            "([block, expected]) => block.querySelector('.pylive-yours code')?.textContent === expected",
+            arg=[block.element_handle(), expected], timeout=timeout)
+    except Timeout:
+        shown = block.locator(".pylive-yours code")
+        status = block.locator(".pylive-status").text_content()
+        pytest.fail(f"Run showed:\n{shown.text_content() if shown.count() else '(nothing)'}\n(status: {status})\n"
+                    f"instead of:\n{expected}")
 
 
 def _accessibility(reader: Reader) -> list[str]:
