@@ -86,6 +86,10 @@ class Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), functools.partial(Handler, directory=str(site)))
         self.sent = self.size = 0
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # the browser closed with a download under way
+            super().handle_error(request, client_address)
+
     def count(self, size: int) -> None:
         self.size += size
 
