@@ -457,7 +457,9 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         strays = [] if declared == "none" else [v.strip() for v in declared.split(",") if v.strip() not in site]
         if strays:
             problems.append(f'changes= takes "none" or versions of this site ({", ".join(site)}), not {", ".join(strays)}')
-        return {"interpreters": choice.interpreters, "absent": choice.absent}
+        # versions="build": the build's own interpreter, with the site's packages.
+        site_packages = "build" in (word.strip() for word in inputs.get("versions", "").split(","))
+        return {"interpreters": choice.interpreters, "absent": choice.absent, "site_packages": site_packages}
 
     def _validate_python(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
@@ -617,7 +619,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     @_guarded
     def _format_python(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
         if not self.execute:
-            return self._convert(md, code_block("python", src))
+            return self._runnable(self._convert(md, code_block("python", src)), "python", src, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
         self._note_produced(options["loc"], zip(interpreters, runs))
@@ -634,11 +636,29 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         extra = {"title": options["title"]} if options["title"] else {}
         if options["predict"]:
             shown = add_source(source=src, location="above", output="", language="python", tabs=("Source", "Output"), **extra)
-            return str(self._convert(md, shown)) + _folded(options["predict"], str(self._convert(md, view)))
+            folded = str(self._convert(md, shown)) + _folded(options["predict"], str(self._convert(md, view)))
+            return self._runnable(folded, "python", src, options)
         if options["source"] != "none":
             view = add_source(source=src, location=options["source"], output=view, language="python",
                               tabs=("Source", "Output"), **extra)
-        return self._convert(md, view)
+        return self._runnable(self._convert(md, view), "python", src, options)
+
+    def _runnable(self, shown: str, kind: str, source: str, options: dict) -> str:
+        """A rendered example, marked for the reader's own run of it in the browser
+        (docs/assets/live/live.js): the exact code that ran (of a transcript, its typed lines),
+        what it needs that CPython on WebAssembly lacks (the browser then says so instead of
+        running it; versions="build" relies on the site's own packages),
+        how its output is shown, and its timeout."""
+        lacks = options["needs"] & wasm.WasmInterpreter.lacks | ({"packages"} if options["site_packages"] else set())
+        marks = {
+            "kind": kind,
+            "source": source,
+            "lacks": ",".join(sorted(lacks)),
+            "output": "" if options.get("output", "text") == "text" else options["output"],
+            "timeout": f"{options['timeout']:g}",
+        }
+        attributes = " ".join(f'data-pylive-{name}="{html.escape(value)}"' for name, value in marks.items() if value)
+        return f'<div class="pylive-live" {attributes}>\n{shown}\n</div>'
 
     def _run_python_block(self, src: str, options: dict, interpreter: engine.Interpreter) -> engine.Run:
         run = engine.run_script(src, interpreter, options["timeout"])
@@ -667,14 +687,15 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     @_guarded
     def _format_pycon(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:
-        if not self.execute:
-            return self._convert(md, code_block("pycon", src))
         loc, failures = options["loc"], options["failures"]
         try:
             statements = engine.parse_transcript(src)
         except engine.EngineError as error:
             self._warn(failures, loc, str(error))
             return self._convert(md, code_block("pycon", src))
+        typed = "\n".join(statement.typed for statement in statements)
+        if not self.execute:
+            return self._runnable(self._convert(md, code_block("pycon", src)), "pycon", typed, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
         runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
         self._note_produced(options["loc"], zip(interpreters, runs))
@@ -704,9 +725,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
         view = self._convert(md, self._versions_view(results, options, render))
         if options["predict"]:  # what is typed, without the answers the page's source writes below it
-            typed = self._convert(md, code_block("pycon", "\n".join(s.typed for s in statements)))
-            return str(typed) + _folded(options["predict"], str(view))
-        return view
+            view = str(self._convert(md, code_block("pycon", typed))) + _folded(options["predict"], str(view))
+        return self._runnable(view, "pycon", typed, options)
 
     @_guarded
     def _format_build_info(self, src: str, language: str, css_class: str, options: dict, md: Markdown, **kwargs: Any) -> str:

@@ -29,7 +29,7 @@ def version_matrix(explicit: list[str], minimum: str, root: Path) -> list[engine
     if explicit or os.environ.get("PYLIVE_WASM", "1") == "0":
         return matrix
     have = {i.minor for i in matrix}
-    wanted = [r for r in wasm.find_runtimes(root) if _minor_of(r) not in have]  # native wins
+    wanted = [r for r in wasm.find_runtimes(root) if minor_of(r.package_dir.name) not in have]  # native wins
     with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:  # each start takes seconds
         started = list(pool.map(_start, wanted))
     for runtime, interpreter in zip(wanted, started):
@@ -50,9 +50,9 @@ def other_implementations(root: Path) -> list[engine.Interpreter]:
     return found
 
 
-def _minor_of(runtime: wasm.WasmRuntime) -> str:
+def minor_of(package: str) -> str:
     """"3.14" for the package folder pyodide-314, without starting it."""
-    digits = re.search(r"(\d)(\d+)$", runtime.package_dir.name)
+    digits = re.search(r"(\d)(\d+)$", package)
     return f"{digits[1]}.{digits[2]}" if digits else ""
 
 

@@ -9,7 +9,9 @@ Measures, on a temporary copy of the repository (the real docs are never edited)
 3. a strict build with a warm result cache (what `make serve` keeps in .cache/pylive);
 4. `make serve`'s command line, exactly as the Makefile writes it (on a free port): the
    time from a one-word prose edit, and from an edit of an example's code, to the served
-   page that shows it.
+   page that shows it;
+5. the reader's Run in the browser, on the clean build (bench_browser.py): the first Run,
+   a warm Run, and the bytes they transfer.
 
 It prints the figures and their ratios. It is a benchmark, not a test: the figures
 depend on the machine and on how busy it is.
@@ -36,6 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_browser  # noqa: E402 - beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns(".git", ".venv", "site", ".cache", "node_modules", "__pycache__", "*.pyc")
@@ -234,6 +239,7 @@ def main() -> int:
                         help="the page to edit, under docs/ (default: running/pipeline.md)")
     parser.add_argument("--edits", type=int, default=3, help="prose and code edits each (default: 3)")
     parser.add_argument("--no-serve", action="store_true", help="measure the builds only")
+    parser.add_argument("--no-browser", action="store_true", help="do not measure Run in the browser")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for a serve build")
     args = parser.parse_args()
 
@@ -288,6 +294,13 @@ def main() -> int:
                 each = ", ".join(f"{t:.2f}" for t in served[kind])
                 print(f"4. make serve, {kind} edit -> page rebuilt: median {median:.2f} s ({each}), docs/{args.page}"
                       f"; first build {served['startup']:.1f} s")
+
+        if not args.no_browser:
+            print("5. the reader's Run, in headless Chromium, on the clean build:")
+            try:
+                print(bench_browser.report(bench_browser.measure(Path(scratch) / "out-clean")))
+            except Exception as error:  # noqa: BLE001 - a benchmark reports what it could not measure
+                print(f"   unavailable: {type(error).__name__}: {error}")
 
         print("\nRatios to the clean strict build:")
         for key, label in (("native", "without WebAssembly"), ("off", "execution off"), ("warm", "warm cache"),

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -575,3 +576,75 @@ def test_a_probe_is_kept_for_the_very_same_executable(tmp_path: Path, monkeypatc
     engine.probe.cache_clear()
     assert engine.probe(str(wrapper)) == first and len(probes) == 2
     engine.probe.cache_clear()
+
+
+# -- what the page gives the reader's browser to run an example (docs/assets/live/live.js) ---
+
+
+class _Marks(HTMLParser):
+    """The data-pylive-* attributes of each runnable example of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "div" and ("class", "pylive-live") in attrs:
+            self.blocks.append({name.removeprefix("data-pylive-"): value for name, value in attrs if name != "class"})
+
+
+def _marks(html: str) -> list[dict[str, str | None]]:
+    parser = _Marks()
+    parser.feed(html)
+    return parser.blocks
+
+
+@pytest.mark.parametrize("execute", ["1", "0"])
+def test_each_example_carries_the_exact_code_the_browser_runs(tmp_path: Path, execute: str) -> None:
+    page = textwrap.dedent(
+        """\
+        # Page
+
+        ```python timeout="20"
+        print("<b> & 'quotes'")
+        ```
+
+        ```pycon
+        >>> for i in range(2):
+        ...     print(i)
+        0
+        1
+        >>> 6 * 7
+        42
+        ```
+
+        ```python needs="timing,threads"
+        print("ran")
+        ```
+
+        ```python output="html"
+        print("<em>drawn</em>")
+        ```
+
+        ```python versions="build"
+        print("with the site's packages")
+        ```
+
+        ```text norun="not an example"
+        plain
+        ```
+        """
+    )
+    done, html = build(tmp_path, page, PYLIVE_EXECUTE=execute)
+    assert done.returncode == 0, done.stderr
+    assert _marks(html) == [
+        # Exactly what ran, escaped in the page and whole again in the browser.
+        {"kind": "python", "source": "print(\"<b> & 'quotes'\")", "timeout": "20"},
+        # A transcript: its typed lines, as the build typed them (a compound statement closed).
+        {"kind": "pycon", "source": ">>> for i in range(2):\n...     print(i)\n...\n>>> 6 * 7", "timeout": "10"},
+        # What CPython on WebAssembly lacks: the browser says so instead of offering Run.
+        {"kind": "python", "source": 'print("ran")', "lacks": "threads,timing", "timeout": "10"},
+        {"kind": "python", "source": 'print("<em>drawn</em>")', "output": "html", "timeout": "10"},
+        # Run by the build's own interpreter, with the site's packages, which the browser lacks.
+        {"kind": "python", "source": "print(\"with the site's packages\")", "lacks": "packages", "timeout": "10"},
+    ]
