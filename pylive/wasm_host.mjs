@@ -20,10 +20,12 @@
 //
 // The protocol and the worker threads are wasm_serve.mjs, shared with micropython_host.mjs.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isMainThread, workerData } from "node:worker_threads";
 import { output, serve, shareCompiledModule, statementOutput, work } from "./wasm_serve.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
 
 // What Python inside the runtime sees in os.environ: never the host's environment.
 const PY_ENV = {
