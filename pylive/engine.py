@@ -612,11 +612,11 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
     try:
         timed_out, flooded = _read(streams, caps, time.monotonic() + timeout)
         if timed_out or flooded:
-            _end(child)
+            end_sandbox(child)
         try:
             returncode = child.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            _end(child)
+            end_sandbox(child)
             returncode = child.wait(timeout=5)
         # The namespace is gone and with it every writer; in the fallback sandbox a stray
         # writer may still hold a pipe: read what is there, for a moment at most.
@@ -697,11 +697,12 @@ def _read(streams: dict[int, bytearray], caps: dict[int, int], deadline: float) 
     return False, False
 
 
-def _end(child: _Launched | subprocess.Popen[bytes]) -> None:
-    """End a sandbox and everything in it: SIGTERM lets it kill its namespace; then SIGKILL."""
+def end_sandbox(child: _Launched | subprocess.Popen[bytes], grace: float = 2.0) -> None:
+    """End a sandbox and everything in it: SIGTERM lets it kill its namespace; then SIGKILL
+    to its process group, in case the sandbox itself does not answer."""
     try:
         child.terminate()
-        child.wait(timeout=2)
+        child.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         pass
     try:

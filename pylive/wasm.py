@@ -63,7 +63,6 @@ import re
 import resource
 import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -247,17 +246,7 @@ class WasmRuntime:
         process, self._process = self._process, None
         if process is None:
             return
-        # SIGTERM asks the sandbox to end its namespace (Node and every thread in it); the
-        # process group is killed as well in case the sandbox itself does not answer.
-        try:
-            process.terminate()
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        engine.end_sandbox(process, grace=5.0)  # Node and every thread in its namespace
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
