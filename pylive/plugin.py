@@ -39,13 +39,14 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File
 from pymdownx.superfences import highlight_validator
 
-from pylive import changes, engine, fences, links, runtimes, timing, wasm
+from pylive import changes, engine, expect, fences, links, runtimes, timing, wasm
 
 log = logging.getLogger("mkdocs.plugins.pylive")
 
 SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
-PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes",
+                  "expect"}
 PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes"}
 # What an example may declare it relies on (needs="threads,subprocess"): a runtime that
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
@@ -398,9 +399,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             problems.append(f"source= takes {', '.join(sorted(SOURCE_PLACES))}, not {source!r}")
         if output not in OUTPUT_KINDS:
             problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
+        expectations = self._expectations(inputs, problems)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
+                expect=expectations,
                 source=source,
                 output=output,
                 title=inputs.get("title", ""),
@@ -409,6 +412,30 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 returncode=int(inputs.get("returncode", "0")),
             )
         return True  # a bad fence is still ours: it renders as an error, never as raw text
+
+    def _expectations(self, inputs: dict[str, str], problems: list[str]) -> list[expect.Expectation]:
+        """A python fence's `expect=`: what its outputs must show (see expect.py)."""
+        if "expect" not in inputs:
+            return []
+        try:
+            return expect.parse(inputs["expect"], self.config.versions or [i.minor for i in self.matrix])
+        except engine.EngineError as error:
+            problems.append(str(error))
+            return []
+
+    def _check_expectations(self, results: list[tuple[engine.Interpreter, str | None]], options: dict) -> None:
+        """The outputs against the fence's `expect=`: a contradiction fails the build; a clause
+        whose runtimes did not run here is left unchecked, and the log says so."""
+        if not options["expect"]:
+            return
+        ran = [(interpreter, output) for interpreter, output in results if output is not None]
+        wrong, unchecked = expect.problems(options["expect"], ran, options["interpreters"], options["absent"],
+                                           self.config.versions or [i.minor for i in self.matrix])
+        for problem in wrong:
+            self._warn(options["failures"], options["loc"], problem)
+        if unchecked:
+            log.info(f"{options['loc']}: expect= not checked in this build, whose runtimes for it did not run "
+                     f"the example: {'; '.join(unchecked)}")
 
     def _validate_pycon(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
@@ -546,6 +573,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         runs = self._run_all(partial(self._run_python_block, src, options), interpreters)
         results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
         results += [(i, None) for i in options["interpreters"] if options["needs"] & i.lacks]
+        self._check_expectations(results, options)
 
         def render(label: str, output: str, changed: list[int]) -> str:
             if options["output"] in ("markdown", "html"):
