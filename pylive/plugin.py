@@ -351,8 +351,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 except ValueError:
                     problems.append(f"{name}= takes {'a whole number' if kind is int else 'a number'}, not {inputs[name]!r}")
                     continue
-                if name in ("timeout", "budget") and value <= 0 or name in ("repeat", "number") and value < 1:
-                    problems.append(f"{name}= must be {'positive' if kind is float else 'at least 1'}, not {inputs[name]!r}")
+                least = timing.MIN_REPEAT if name == "repeat" else 1
+                if name in ("timeout", "budget") and value <= 0 or name in ("repeat", "number") and value < least:
+                    problems.append(f"{name}= must be {'positive' if kind is float else f'at least {least}'}, "
+                                    f"not {inputs[name]!r}" + (" (a minimum and a spread need that many)"
+                                                               if name == "repeat" else ""))
         return problems
 
     def _warn(self, failures: list[str] | None, loc: str, message: str) -> None:
@@ -681,9 +684,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         runs = []
         # One interpreter at a time: timings taken side by side would compete for the cores.
         for interpreter in interpreters:
-            run = timing.measure(plan, interpreter, budget, options["repeat"], options["number"], options["timeout"])
-            self.examples_run += 1
-            self._spent("timings", run.seconds)
+            run, reused = timing.measure_settled(plan, interpreter, budget, options["repeat"], options["number"],
+                                                 options["timeout"])
+            if not reused:
+                self.examples_run += 1
+                self._spent("timings", run.seconds)
             what = f"timeit block under {interpreter.label}"
             if run.timed_out:
                 self._warn(options["failures"], loc, f"{what} did not finish within {options['timeout']:g} s (timeout=)")
@@ -695,6 +700,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("python", timing.listing(plan)))
         for problem in timing.contradictions(options["expect"], timing.measurements(runs)):
             self._warn(options["failures"], loc, problem)
+        for margin in timing.narrow(options["expect"], timing.measurements(runs)):
+            log.info(f"{loc}: expect= {margin}: on a busier machine it may fail; expect a clearer difference")
         text, stash = timing.render(plan, runs, options["title"], options["number"])
         if untimed:
             text += (f"\n\nNot timed on {', '.join(i.label for i in untimed)}: timings there say nothing "
