@@ -642,6 +642,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             for statement, problem in engine.mismatches(statements, run):
                 self._warn(failures, self._page_line(loc, src, statement.line),
                            f"{what}: the written output is not what Python printed: {problem}")
+            for path in engine.machine_paths("".join(run.outputs)):
+                self._warn(failures, loc, f"{what} shows the build machine's path {path}: print a relative path")
             shown = "".join(s.typed + "\n" + out for s, out in zip(statements, run.outputs))
             results.append((interpreter, shown.rstrip("\n")))
         for statement, problem in engine.ellipsis_problems(statements, runs):

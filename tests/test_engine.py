@@ -538,3 +538,21 @@ def test_a_wrong_expectation_fails_the_build_naming_page_and_line(tmp_path: Path
     done, html = build(tmp_path, f'# Page\n\nText.\n\n```python expect="{written}"\nprint(False)\n```\n')
     assert done.returncode != 0
     assert f"docs/index.md:5: {says}" in done.stderr, done.stderr
+
+
+# -- no build machine in any output -------------------------------------------------------
+
+HOME = str(Path.home())
+
+
+@pytest.mark.skipif(len(HOME) < 2, reason="the build's home is the root folder")
+@pytest.mark.parametrize("fence", [
+    f"```python\nprint({HOME + '/notes'!r})\n```\n",
+    f"```pycon\n>>> print({HOME + '/notes'!r})\n{HOME}/notes\n```\n",
+])
+def test_an_output_that_shows_the_build_machines_home_fails_the_build(tmp_path: Path, fence: str) -> None:
+    """However an example came to print it, a path of the build machine fails the build."""
+    done, _ = build(tmp_path, "# Page\n\n" + fence)
+    assert done.returncode != 0
+    assert re.search(rf"docs/index\.md:3: (python block|transcript) under .* shows the build machine's path "
+                     rf"{re.escape(HOME)}", done.stderr), done.stderr
