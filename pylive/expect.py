@@ -9,14 +9,15 @@ leaving the prose wrong:
     expect="3.10-3.13: lost 0 updates; 3.14+: /lost \\d+ updates/"
     expect="3.12: !/DeprecationWarning/"           no match in the 3.12 output
 
-Clauses are separated by `;`. A clause is an optional selector and a colon, then what the
-output must hold: a whole line (compared without the spaces around it), `/a regular
-expression/` searched in the output (`^` and `$` match at each line), or either after `!`
-for what the output must not hold. A selector names runtimes as `versions=` does, comma
-separated: a minor version (`3.12`), a range (`3.10-3.13`), a version and those after it
-(`3.12+`), `pypy`, `jython` or `all` (the default: every runtime the block ran under).
-Text before a colon that is not a selector is part of the pattern; write `all:` before a
-line that itself starts with a version and a colon.
+Clauses are separated by `;` (write `\\;` for a semicolon inside one). A clause is an
+optional selector and a colon, then what the output must hold: a whole line (compared
+without the spaces around it), `/a regular expression/` searched in the output (`^` and
+`$` match at each line), or either after `!` for what the output must not hold. A
+selector names runtimes as `versions=` does, comma separated: a minor version (`3.12`), a
+range (`3.10-3.13`), a version and those after it (`3.12+`), `pypy`, `jython` or `all`
+(the default: every runtime the block ran under). Text before a colon that is not a
+selector is part of the pattern; write `all:` before a line that itself starts with a
+version and a colon.
 
 Nothing here knows about MkDocs: `plugin.py` reads the option and reports the problems.
 """
@@ -92,7 +93,7 @@ def parse(expect: str, site: list[str]) -> list[Expectation]:
     """The clauses of `expect=`; raises EngineError saying what is wrong with one.
     `site` lists the CPython minors of the site, which version words must name."""
     found = []
-    for clause in (part.strip() for part in expect.split(";")):
+    for clause in (part.strip() for part in re.split(r"(?<!\\);", expect)):
         if not clause:
             continue
         selector = _SELECTOR.match(clause)
@@ -112,7 +113,7 @@ def parse(expect: str, site: list[str]) -> list[Expectation]:
                 raise EngineError(f'expect="{expect}": /{body[1:-1]}/ is not a regular expression: {error}') from None
             found.append(Expectation(words, clause, None, pattern, absent))
         else:
-            found.append(Expectation(words, clause, body, None, absent))
+            found.append(Expectation(words, clause, body.replace("\\;", ";"), None, absent))
     if not found:
         raise EngineError('expect= is empty: say what the output must show, as in expect="True"')
     return found

@@ -479,6 +479,7 @@ def test_expectations_select_versions_and_match_lines_or_patterns() -> None:
     clauses = expect.parse(r"True; 3.10-3.11: /^lost \d+ of 10$/; 3.12+: !/lost/; pypy: x: 1", SITE)
     assert [c.words for c in clauses] == [("all",), ("3.10-3.11",), ("3.12+",), ("pypy",)]
     assert clauses[3].line == "x: 1"  # text before a colon that names no runtime is the line
+    assert [c.line for c in expect.parse(r"a\; b; c", SITE)] == ["a; b", "c"]  # \; is a semicolon in a clause
     old, new, pypy = _interpreter("3.10.13"), _interpreter("3.13.0"), _interpreter("3.9.16", "PyPy")
     good = [(old, "True\nlost 3 of 10\n"), (new, "  True\n"), (pypy, "True\nx: 1\n")]
     assert expect.problems(clauses, good, [old, new, pypy], [], SITE) == ([], [])
