@@ -23,7 +23,7 @@ import yaml
 from pytest_markdown_docs._runners import _Runner, register_runner
 from pytest_markdown_docs.definitions import FenceTestDefinition
 
-from pylive import engine, fences, runtimes
+from pylive import engine, expect, fences, runtimes
 
 ROOT = Path(__file__).resolve().parent
 # The fixture site's pages are inputs of tests/test_bad_input.py, not pages of this site.
@@ -80,6 +80,17 @@ class FenceFailed(Exception):
     """A page's python fence did not end as the page says it does."""
 
 
+def _check_expectations(fence: fences.Fence, ran: list[tuple[engine.Interpreter, str]], where: str) -> None:
+    """The fence's expect= against the outputs, as the build checks it (pylive/expect.py)."""
+    site = _plugin_config().get("versions") or [i.minor for i in version_matrix()]
+    chosen = engine.choose(fence.options.get("versions", ""), list(version_matrix()),
+                           engine.newest_native(list(version_matrix())), engine.discover_others(), site)
+    wrong, _ = expect.problems(expect.parse(fence.options["expect"], site), ran, chosen.interpreters,
+                               chosen.absent, site)
+    if wrong:
+        raise FenceFailed(f"{where}: " + f"\n{where}: ".join(wrong))
+
+
 @register_runner(default=True)
 class EngineRunner(_Runner):
     """Run each python fence the way the build does: as a program in a child interpreter
@@ -90,6 +101,7 @@ class EngineRunner(_Runner):
         fence = _fence_at(Path(test.source_path), test.start_line)
         options = fence.options if fence else {}
         expected = int(options.get("returncode", "0"))
+        ran = []
         for interpreter in interpreters_for(fence) if fence else [engine.build_interpreter()]:
             # The fence's body exactly as the build runs it, so that a run the build made in
             # this test run (RUN_CACHE) is not made again.
@@ -100,6 +112,9 @@ class EngineRunner(_Runner):
                 raise FenceFailed(f"{where}: did not finish within {options.get('timeout', 10)} s")
             if run.returncode != expected:
                 raise FenceFailed(f"{where}: exited with {run.returncode}, expected {expected}:\n{run.output}")
+            ran.append((interpreter, run.output))
+        if fence and "expect" in options:
+            _check_expectations(fence, ran, f"{Path(test.source_path).relative_to(ROOT)}:{test.start_line}")
 
     def repr_failure(self, test: FenceTestDefinition, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return str(excinfo.value)

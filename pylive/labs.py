@@ -108,7 +108,31 @@ def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CEL
             client.execute(env=box.env)
         except Exception as error:
             raise PluginError(_failure(name, notebook, running["index"], error, timeout)) from None
+        _machine_free(notebook, box, name)
     return notebook
+
+
+def _machine_free(notebook, box, name):
+    """Outputs with the stand-ins of the pages' examples for the kernel's folders, the build's
+    interpreter and the checkout; a build machine path still shown fails the build, naming the cell."""
+    def clean(value):
+        if isinstance(value, str):
+            return engine.machine_free(box.stand_ins(value), engine.build_interpreter())
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        return value
+
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            for key in ("text", "data", "traceback", "evalue"):
+                if key in output:
+                    output[key] = clean(output[key])
+            leaks = engine.machine_paths(json.dumps(output, ensure_ascii=False))
+            if leaks:
+                raise PluginError(f"{name}: cell {index} shows the build machine's path {leaks[0]}: "
+                                  "print a relative path")
 
 
 def _failure(name, notebook, index, error, timeout):

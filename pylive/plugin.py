@@ -40,13 +40,14 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File
 from pymdownx.superfences import highlight_validator
 
-from pylive import changes, engine, fences, links, runtimes, timing, wasm
+from pylive import changes, engine, expect, fences, links, runtimes, timing, wasm
 
 log = logging.getLogger("mkdocs.plugins.pylive")
 
 SOURCE_PLACES = {"above", "below", "tabbed-left", "tabbed-right", "none"}
 OUTPUT_KINDS = {"text", "markdown", "html", "none"}
-PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes", "predict"}
+PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output", "title", "needs", "changes",
+                  "expect", "predict"}
 PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes", "predict"}
 # What an example may declare it relies on (needs="threads,subprocess"): a runtime that
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
@@ -422,8 +423,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 except ValueError:
                     problems.append(f"{name}= takes {'a whole number' if kind is int else 'a number'}, not {inputs[name]!r}")
                     continue
-                if name in ("timeout", "budget") and value <= 0 or name in ("repeat", "number") and value < 1:
-                    problems.append(f"{name}= must be {'positive' if kind is float else 'at least 1'}, not {inputs[name]!r}")
+                least = timing.MIN_REPEAT if name == "repeat" else 1
+                if name in ("timeout", "budget") and value <= 0 or name in ("repeat", "number") and value < least:
+                    problems.append(f"{name}= must be {'positive' if kind is float else f'at least {least}'}, "
+                                    f"not {inputs[name]!r}" + (" (a minimum and a spread need that many)"
+                                                               if name == "repeat" else ""))
         return problems
 
     def _warn(self, failures: list[str] | None, loc: str, message: str) -> None:
@@ -473,9 +477,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if output not in OUTPUT_KINDS:
             problems.append(f"output= takes {', '.join(sorted(OUTPUT_KINDS))}, not {output!r}")
         problems += _predict_problems(inputs)
+        expectations = self._expectations(inputs, problems)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
         if not problems:
             options.update(
+                expect=expectations,
                 source=source,
                 output=output,
                 title=inputs.get("title", ""),
@@ -485,6 +491,30 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
                 returncode=int(inputs.get("returncode", "0")),
             )
         return True  # a bad fence is still ours: it renders as an error, never as raw text
+
+    def _expectations(self, inputs: dict[str, str], problems: list[str]) -> list[expect.Expectation]:
+        """A python fence's `expect=`: what its outputs must show (see expect.py)."""
+        if "expect" not in inputs:
+            return []
+        try:
+            return expect.parse(inputs["expect"], self.config.versions or [i.minor for i in self.matrix])
+        except engine.EngineError as error:
+            problems.append(str(error))
+            return []
+
+    def _check_expectations(self, results: list[tuple[engine.Interpreter, str | None]], options: dict) -> None:
+        """The outputs against the fence's `expect=`: a contradiction fails the build; a clause
+        whose runtimes did not run here is left unchecked, and the log says so."""
+        if not options["expect"]:
+            return
+        ran = [(interpreter, output) for interpreter, output in results if output is not None]
+        wrong, unchecked = expect.problems(options["expect"], ran, options["interpreters"], options["absent"],
+                                           self.config.versions or [i.minor for i in self.matrix])
+        for problem in wrong:
+            self._warn(options["failures"], options["loc"], problem)
+        if unchecked:
+            log.info(f"{options['loc']}: expect= not checked in this build, whose runtimes for it did not run "
+                     f"the example: {'; '.join(unchecked)}")
 
     def _validate_pycon(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         if self._nested or "norun" in inputs:
@@ -625,6 +655,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self._note_produced(options["loc"], zip(interpreters, runs))
         results: list[tuple[engine.Interpreter, str | None]] = [(i, r.output) for i, r in zip(interpreters, runs)]
         results += [(i, None) for i in options["interpreters"] if options["needs"] & i.lacks]
+        self._check_expectations(results, options)
 
         def render(label: str, output: str, changed: list[int]) -> str:
             if options["output"] in ("markdown", "html"):
@@ -713,6 +744,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             for statement, problem in engine.mismatches(statements, run):
                 self._warn(failures, self._page_line(loc, src, statement.line),
                            f"{what}: the written output is not what Python printed: {problem}")
+            for path in engine.machine_paths("".join(run.outputs)):
+                self._warn(failures, loc, f"{what} shows the build machine's path {path}: print a relative path")
             shown = "".join(s.typed + "\n" + out for s, out in zip(statements, run.outputs))
             results.append((interpreter, shown.rstrip("\n")))
         for statement, problem in engine.ellipsis_problems(statements, runs):
@@ -758,9 +791,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         runs = []
         # One interpreter at a time: timings taken side by side would compete for the cores.
         for interpreter in interpreters:
-            run = timing.measure(plan, interpreter, budget, options["repeat"], options["number"], options["timeout"])
-            self.examples_run += 1
-            self._spent("timings", run.seconds)
+            run, reused = timing.measure_settled(plan, interpreter, budget, options["repeat"], options["number"],
+                                                 options["timeout"])
+            if not reused:
+                self.examples_run += 1
+                self._spent("timings", run.seconds)
             what = f"timeit block under {interpreter.label}"
             if run.timed_out:
                 self._warn(options["failures"], loc, f"{what} did not finish within {options['timeout']:g} s (timeout=)")
@@ -773,6 +808,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("python", timing.listing(plan)))
         for problem in timing.contradictions(options["expect"], timing.measurements(runs)):
             self._warn(options["failures"], loc, problem)
+        for margin in timing.narrow(options["expect"], timing.measurements(runs)):
+            log.info(f"{loc}: expect= {margin}: on a busier machine it may fail; expect a clearer difference")
         text, stash = timing.render(plan, runs, options["title"], options["number"])
         if untimed:
             text += (f"\n\nNot timed on {', '.join(i.label for i in untimed)}: timings there say nothing "

@@ -42,12 +42,20 @@ DRIVER = Path(__file__).with_name("timing_driver.py")
 DEFAULT_BUDGET = 0.5
 """Seconds of measuring per block, shared by its interpreters, statements and repeats."""
 DEFAULT_REPEAT = 5
+MIN_REPEAT = 3
+"""The fewest repeats a block may ask for: one figure needs a minimum and a spread."""
+SPREAD_LIMIT = 0.10
+"""A statement whose median repeat is this much slower than its fastest was disturbed
+while measured: the block is measured again under that interpreter, and the page says so."""
 QUICK_SHARE = 0.2
 """In quick mode (`PYLIVE_QUICK=1`, as `make serve` sets) a block measures for a fifth of
 its budget and asks for three repeats at least, not five: rougher figures, sooner."""
 QUICK_REPEAT = 3
 SAME = 1.05
-"""Ratios under this are reported as "about as fast": closer than timing noise."""
+"""Ratios under this are reported as "about as fast": closer than timing noise. An
+expectation "a < b" needs a at least this much faster, or the sentence would contradict it."""
+SAFE = 1.25
+"""An expectation that holds by less than this may fail on a busy machine: the log says so."""
 
 _LABEL_LINE = re.compile(r"^(?P<label>[^\s:#][^:]*?)\s*:(?:\s+(?P<code>.*?))?\s*$")
 
@@ -133,10 +141,22 @@ class TimingRun:
     """Seconds spent timing, without the child's start-up: what the budget bounds."""
     finished: float = 0.0
     """When it ended, in seconds since the epoch (see engine.Run.finished)."""
+    first_spread: float = 0.0
+    """The largest spread of a first measurement that was taken again (0: measured once)."""
 
     @property
     def succeeded(self) -> bool:
         return self.returncode == 0 and not self.timed_out and len(self.results) > 0
+
+    @property
+    def spread(self) -> float:
+        """The largest spread of its statements (see Measurement.spread)."""
+        return max((_spread(r["times"]) for r in self.results), default=0.0)
+
+
+def _spread(times: list[float]) -> float:
+    best = min(times)
+    return statistics.median(times) / best - 1 if best > 0 else 0.0
 
 
 def measure(
@@ -147,16 +167,19 @@ def measure(
     number: int | None = None,
     timeout: float = 10.0,
     quick: bool | None = None,
+    numbers: list[int] | None = None,
 ) -> TimingRun:
     """Time the plan's statements in a child process of `interpreter`; `budget` is the
-    seconds each statement may take (see `share`). `number` fixes the loops per repeat
-    (for whole programs, timed once each); otherwise autorange picks them. Results are
+    seconds each statement may take (see `share`), `repeat` the repeats each gets at
+    least. `number` fixes the loops per repeat (for whole programs, timed once each),
+    `numbers` those of each statement; otherwise autorange picks them. Results are
     cached only when PYLIVE_CACHE names a folder, so the strict build always measures."""
     quick = quick_mode() if quick is None else quick
     if quick:
         budget, repeat = budget * QUICK_SHARE, min(repeat, QUICK_REPEAT)
     request = {
-        "setup": plan.setup, "statements": plan.statements, "budget": budget, "repeat": repeat, "number": number
+        "setup": plan.setup, "statements": plan.statements, "budget": budget, "repeat": repeat, "number": number,
+        **({"numbers": numbers} if numbers else {}),
     }
 
     def run() -> TimingRun:
@@ -179,6 +202,47 @@ def measure(
         )
 
     return engine.cached(run, TimingRun, "timeit", request, interpreter, timeout, quick)
+
+
+_THIS_BUILD: dict[str, TimingRun] = {}
+
+
+def measure_settled(
+    plan: Plan,
+    interpreter: engine.Interpreter,
+    budget: float,
+    repeat: int = DEFAULT_REPEAT,
+    number: int | None = None,
+    timeout: float = 10.0,
+) -> tuple[TimingRun, bool]:
+    """`measure`, taken again when a statement's spread is over SPREAD_LIMIT (outside
+    quick mode): the second measurement uses the first's loops, and the figures are the
+    fastest of both measurements' repeats. Also whether the run was measured earlier in
+    this build: blocks (on two pages) that time the same statements under the same
+    interpreter with the same budget show one measurement, so that they agree."""
+    key = json.dumps([plan.setup, plan.statements, budget, repeat, number, timeout, quick_mode(),
+                      interpreter.path, interpreter.version])
+    if key in _THIS_BUILD:
+        return _THIS_BUILD[key], True
+    first = measure(plan, interpreter, budget, repeat, number, timeout)
+    run = first
+    if first.succeeded and not first.quick and first.spread > SPREAD_LIMIT:
+        again = measure(plan, interpreter, budget, repeat, number, timeout,
+                        numbers=None if number else [r["number"] for r in first.results])
+        if again.succeeded:
+            run = _combined(first, again)
+    if run.succeeded:
+        _THIS_BUILD[key] = run
+    return run, False
+
+
+def _combined(first: TimingRun, again: TimingRun) -> TimingRun:
+    """Two measurements of the same statements with the same loops, read as one."""
+    results = [{**a, "times": a["times"] + b["times"]} for a, b in zip(first.results, again.results)]
+    return TimingRun(results=results, stamp=again.stamp, output=first.output + again.output,
+                     returncode=again.returncode, timed_out=again.timed_out, seconds=first.seconds + again.seconds,
+                     repeat=first.repeat, quick=first.quick, measuring=first.measuring + again.measuring,
+                     first_spread=first.spread)
 
 
 # -- figures ---------------------------------------------------------------------------
@@ -206,7 +270,7 @@ class Measurement:
         """How much slower the median repeat was than the fastest, as a fraction. Not the
         slowest: among many short repeats on a busy machine, the slowest is whichever
         was paused longest, and says nothing about the statement."""
-        return self.median / self.best - 1 if self.best > 0 else 0.0
+        return _spread(list(self.times))
 
 
 def measurements(runs: list[tuple[engine.Interpreter, TimingRun]]) -> list[Measurement]:
@@ -305,17 +369,45 @@ def summary(items: list[Measurement]) -> str:
 
 def contradictions(expect: str, items: list[Measurement]) -> list[str]:
     """What the measurement contradicts in `expect="a < b < c, d < e"` ("a is faster than
-    b"). `label@3.12` names one interpreter by minor (or exact) version; a bare label is
-    checked under every interpreter measured. A label the block lacks is a problem too."""
+    b", by SAME at least). `label@3.12` names one interpreter by minor (or exact) version;
+    a bare label is checked under every interpreter measured. A label the block lacks is a
+    problem too."""
     problems = []
+    for left, right in _pairs(expect, problems):
+        problems.extend(_contradicts(left, right, items))
+    return problems
+
+
+def narrow(expect: str, items: list[Measurement]) -> list[str]:
+    """The expectations that hold, but by less than SAFE: on a busier machine they may not."""
+    found = []
+    for left, right in _pairs(expect, []):
+        lefts, rights = _pick(left, items), _pick(right, items)
+        if isinstance(lefts, str) or isinstance(rights, str):
+            continue
+        for a, b in _compared(left, right, lefts, rights):
+            if SAME <= b.best / a.best < SAFE:
+                found.append(f"{left} < {right} holds by {format_ratio(b.best / a.best)} only "
+                             f"({a.interpreter.label}, {b.interpreter.label})")
+    return found
+
+
+def _pairs(expect: str, problems: list[str]) -> list[tuple[str, str]]:
+    """`a < b < c, d < e` as (a, b), (b, c), (d, e); a chain that is not one goes to `problems`."""
+    pairs = []
     for chain in filter(None, (part.strip() for part in expect.split(","))):
         names = [name.strip() for name in chain.split("<")]
         if len(names) < 2 or not all(names):
             problems.append(f'expect="{chain}" is not of the form "faster < slower"')
             continue
-        for left, right in zip(names, names[1:]):
-            problems.extend(_contradicts(left, right, items))
-    return problems
+        pairs += list(zip(names, names[1:]))
+    return pairs
+
+
+def _compared(left: str, right: str, lefts: list[Measurement],
+              rights: list[Measurement]) -> list[tuple[Measurement, Measurement]]:
+    versioned = "@" in left or "@" in right  # else: the two sides under the same interpreter
+    return [(a, b) for a in lefts for b in rights if versioned or a.interpreter == b.interpreter]
 
 
 def _pick(name: str, items: list[Measurement]) -> list[Measurement] | str:
@@ -333,13 +425,12 @@ def _contradicts(left: str, right: str, items: list[Measurement]) -> list[str]:
     lefts, rights = _pick(left, items), _pick(right, items)
     if isinstance(lefts, str) or isinstance(rights, str):
         return [p for p in (lefts, rights) if isinstance(p, str)]
-    versioned = "@" in left or "@" in right  # else: the two sides under the same interpreter
-    pairs = [(a, b) for a in lefts for b in rights if versioned or a.interpreter == b.interpreter]
     return [
-        f"expected {left} < {right}, but the build measured {_name(a.label)} at {format_time(a.best)} "
-        f"({a.interpreter.label}) and {_name(b.label)} at {format_time(b.best)} ({b.interpreter.label})"
-        for a, b in pairs
-        if not a.best < b.best
+        f"expected {left} < {right} (faster by {format_ratio(SAME)} at least), but the build measured "
+        f"{_name(a.label)} at {format_time(a.best)} ({a.interpreter.label}) and {_name(b.label)} at "
+        f"{format_time(b.best)} ({b.interpreter.label})"
+        for a, b in _compared(left, right, lefts, rights)
+        if not a.best * SAME <= b.best
     ]
 
 
@@ -387,7 +478,7 @@ def stamp(runs: list[tuple[engine.Interpreter, TimingRun]], number: int | None =
     first = runs[0][1]
     machine = first.stamp
     pythons = "; ".join(
-        f"{i.implementation} {i.version} ({build_options(i)}, {run.stamp.get('compiled', '?')})"
+        f"{i.implementation} {i.version} ({', '.join(filter(None, (build_options(i), run.stamp.get('compiled'))))})"
         for i, run in runs
     )
     if number:
@@ -406,6 +497,47 @@ def stamp(runs: list[tuple[engine.Interpreter, TimingRun]], number: int | None =
     if first.quick:
         parts.append("quick mode (PYLIVE_QUICK=1): fewer loops and repeats than the published build")
     return " · ".join(parts)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f} %"
+
+
+def _named(interpreter: engine.Interpreter) -> str:
+    return f"{interpreter.implementation} {interpreter.version}"
+
+
+def notes(runs: list[tuple[engine.Interpreter, TimingRun]]) -> list[str]:
+    """What the reader must know to read the figures: interpreters under which the block
+    was measured twice because its repeats varied, and interpreters compiled without the
+    optimizations of official builds."""
+    found = []
+    twice = [(interpreter, run) for interpreter, run in runs if run.first_spread]
+    if twice:
+        text = (f"Measured twice under {_and([_named(i) for i, _ in twice])}: the first time, a statement's "
+                f"median repeat was up to {_percent(max(run.first_spread for _, run in twice))} slower than its "
+                f"fastest (more than {_percent(SPREAD_LIMIT)}: other programs were using the machine), so the "
+                "figures there are the fastest repeats of both measurements.")
+        still = [(i, run) for i, run in twice if run.spread > SPREAD_LIMIT]
+        if still:
+            load = still[0][1].stamp.get("load")
+            text += (f" The spread is still over {_percent(SPREAD_LIMIT)} under "
+                     + _and([f"{_named(i)} ({_percent(run.spread)})" for i, run in still])
+                     + (f", with a load average of {load:.2f}" if load is not None else "")
+                     + ": read those figures with care.")
+        found.append(text)
+    plain = [interpreter for interpreter, run in runs if run.stamp.get("compiled") == "no PGO or LTO"]
+    if plain:
+        names = _and([_named(i) for i in plain])
+        across = len({i for i, _ in runs}) > 1
+        found.append(
+            f"{names} {'was' if len(plain) == 1 else 'were'} compiled without profile-guided and link-time "
+            "optimization (PGO, LTO), as a plain `./configure` builds CPython. The builds of python.org and of "
+            "most Linux distributions use both and run faster"
+            + (", by an amount that differs between versions: the ratios between versions here are those of "
+               "this build's interpreters, not of the official builds." if across else ".")
+        )
+    return found
 
 
 # Matplotlib draws text and axes in this colour; it becomes `currentColor` in the SVG,
@@ -505,7 +637,7 @@ def render(plan: Plan, runs: list[tuple[engine.Interpreter, TimingRun]], title: 
     parts = [
         code_block("python", listing(plan), title=title or "Timed statements"),
         tabbed(("Chart", token), ("Table", table(items, per))),
-        f'!!! {box}\n\n' + textwrap.indent(summary(items), "    "),
+        f'!!! {box}\n\n' + textwrap.indent("\n\n".join([summary(items), *notes(runs)]), "    "),
         f'<small class="pylive-stamp">{stamp(runs, number)}</small>',
     ]
     return "\n\n".join(parts), {f"<p>{token}</p>": f'<div class="pylive-chart">{svg}</div>'}

@@ -5,7 +5,9 @@ the page shows, so it uses the standard library only and runs on every CPython f
 on. The plan comes as JSON on stdin:
 
     {"setup": "...", "statements": [["label", "code"], ...],
-     "budget": seconds per statement, "repeat": 5, "number": null or loops per repeat}
+     "budget": seconds per statement, "repeat": 5, "number": null or loops per repeat,
+     "numbers": null, or the loops per repeat of each statement (a second measurement
+                takes the first's, so that the two can be read as one)}
 
 The setup is written to `pylive_setup.py` in the working folder and imported once, so
 that what it defines lives in a real module: functions handed to a process pool can be
@@ -53,9 +55,17 @@ def cpu_model():
 
 def compiled():
     """How this CPython was compiled, which changes its speed as much as a new version can:
-    profile-guided (PGO) and link-time (LTO) optimization, as its ./configure was told."""
+    profile-guided (PGO) and link-time (LTO) optimization, as its ./configure was told or
+    as its compiler flags show (a distribution may pass them without the configure option).
+    Empty for other implementations, which are not built this way."""
+    if platform.python_implementation() != "CPython":
+        return ""
     args = sysconfig.get_config_var("CONFIG_ARGS") or ""
-    done = [name for flag, name in (("--enable-optimizations", "PGO"), ("--with-lto", "LTO")) if flag in args]
+    flags = " ".join(str(sysconfig.get_config_var(name) or "")
+                     for name in ("PY_CFLAGS", "PY_CFLAGS_NODIST", "PY_LDFLAGS_NODIST", "CONFIGURE_CFLAGS_NODIST"))
+    pgo = "--enable-optimizations" in args or "-fprofile-use" in flags or "-fprofile-instr-use" in flags
+    lto = "--with-lto" in args or "-flto" in flags
+    done = [name for name, on in (("PGO", pgo), ("LTO", lto)) if on]
     return " + ".join(done) if done else "no PGO or LTO"
 
 
@@ -104,35 +114,34 @@ SLICE = 0.002
 MOST_REPEATS = 200
 
 
-def measure(timers, budget, repeat, number):
+def measure(timers, budget, repeat, number, given=None):
     """Loops per repeat and per-loop times (one per repeat) of each timer, within
     `budget` seconds per timer.
 
-    Each repeat is short (see SLICE) and there are as many as the budget allows, and at
-    least `repeat`: a repeat lasts at most budget / (repeat + 3), since calibration takes
-    about two repeats' time. The repeats are interleaved
+    Every timer gets `repeat` repeats whatever the budget; a fast one gets as many more
+    as the budget allows. Each repeat is short (see SLICE): at most budget / (repeat + 3),
+    since calibration takes about two repeats' time. The repeats are interleaved
     (a1 b1 c1 a2 b2 c2...), so that a burst of load on the machine slows every statement
     alike.
 
-    With `number` (whole programs), each runs `number` times per repeat, `repeat` times
-    at most, and no more repeats start once the budget is used.
+    With `number` (whole programs), each runs `number` times per repeat, exactly `repeat`
+    times. `given` fixes the loops per repeat of each timer instead of calibrating them.
     """
     started = time.perf_counter()
     total = budget * len(timers)
-    numbers, expected, fewest = [], [], []
+    numbers, expected = [], []
     target = min(budget / (repeat + 3), SLICE)
-    for timer in timers:
+    for index, timer in enumerate(timers):
         if number:
             numbers.append(number)
             expected.append(0.0)
-            fewest.append(1)
+        elif given:
+            numbers.append(given[index])
+            expected.append(timer.timeit(given[index]))  # a trial run, as calibration makes
         else:
             loops, per_loop = calibrate(timer, target)
             numbers.append(loops)
             expected.append(loops * per_loop)
-            # Short repeats cost little: always `repeat` of them. A statement slower than
-            # its share gets three, for a minimum and a spread, and no more.
-            fewest.append(3 if per_loop > target else repeat)
     times = [[] for _ in timers]
     most = repeat if number else MOST_REPEATS
     progressed = True
@@ -141,11 +150,9 @@ def measure(timers, budget, repeat, number):
         for index, timer in enumerate(timers):
             done = times[index]
             within = time.perf_counter() - started + expected[index] <= total
-            if len(done) < fewest[index] or (len(done) < most and within):
+            if len(done) < repeat or (len(done) < most and within):
                 seconds = timer.timeit(numbers[index])
                 done.append(seconds / numbers[index])
-                if number:  # a whole program's next run will take about as long
-                    expected[index] = seconds
                 progressed = True
     return numbers, times
 
@@ -160,7 +167,7 @@ def main():
     bring = "from %s import %s" % (SETUP_MODULE, ", ".join(names)) if names else "pass"
     timers = [timeit.Timer(code, setup=bring, timer=time.perf_counter) for _, code in plan["statements"]]
     started = time.perf_counter()
-    numbers, times = measure(timers, plan["budget"], plan["repeat"], plan["number"])
+    numbers, times = measure(timers, plan["budget"], plan["repeat"], plan["number"], plan.get("numbers"))
     elapsed = time.perf_counter() - started
     results = [
         {"label": label, "number": n, "times": t} for (label, _), n, t in zip(plan["statements"], numbers, times)

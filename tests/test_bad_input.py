@@ -194,6 +194,18 @@ CASES = {
         8,
         "ZeroDivisionError: division by zero",
     ),
+    "contradicted output expectation": Case(
+        "expectation.md",
+        '# An output the prose relies on\n\nSix times seven is 42.\n\n```python expect="42"\nprint(6 * 7 + 1)\n```\n',
+        5,
+        'expect="42" does not hold under',
+    ),
+    "malformed output expectation": Case(
+        "bad-expectation.md",
+        '# A malformed expectation\n\n```python expect="all: !"\nprint(1)\n```\n',
+        3,
+        "says nothing the output must show",
+    ),
     "control characters": Case(
         "control.md",
         "# Control characters\n\n```python\n"
@@ -299,6 +311,8 @@ FAILING = [
     "ellipsis hiding a claim",
     "flooding block",
     "traceback line",
+    "contradicted output expectation",
+    "malformed output expectation",
 ]
 
 

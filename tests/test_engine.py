@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from pylive import engine, fences, wasm
+from pylive import engine, expect, fences, wasm
 
 PYTHON = engine.build_interpreter()
 
@@ -648,3 +648,97 @@ def test_each_example_carries_the_exact_code_the_browser_runs(tmp_path: Path, ex
         # Run by the build's own interpreter, with the site's packages, which the browser lacks.
         {"kind": "python", "source": "print(\"with the site's packages\")", "lacks": "packages", "timeout": "10"},
     ]
+
+
+# -- expect=: what a python example's output must show ----------------------------------
+
+
+SITE = ["3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
+
+
+def _interpreter(version: str, implementation: str = "CPython") -> engine.Interpreter:
+    return engine.Interpreter(f"/p/{version}", version, implementation, "tag")
+
+
+def test_expectations_select_versions_and_match_lines_or_patterns() -> None:
+    clauses = expect.parse(r"True; 3.10-3.11: /^lost \d+ of 10$/; 3.12+: !/lost/; pypy: x: 1", SITE)
+    assert [c.words for c in clauses] == [("all",), ("3.10-3.11",), ("3.12+",), ("pypy",)]
+    assert clauses[3].line == "x: 1"  # text before a colon that names no runtime is the line
+    assert [c.line for c in expect.parse(r"a\; b; c", SITE)] == ["a; b", "c"]  # \; is a semicolon in a clause
+    old, new, pypy = _interpreter("3.10.13"), _interpreter("3.13.0"), _interpreter("3.9.16", "PyPy")
+    good = [(old, "True\nlost 3 of 10\n"), (new, "  True\n"), (pypy, "True\nx: 1\n")]
+    assert expect.problems(clauses, good, [old, new, pypy], [], SITE) == ([], [])
+    bad = [(old, "True\nlost 3 of 100\n"), (new, "Truer\nlost 0 of 10\n"), (pypy, "True\nx: 1\n")]
+    wrong, _ = expect.problems(clauses, bad, [old, new, pypy], [], SITE)
+    assert len(wrong) == 3, wrong
+    assert "under CPython 3.10.13 · native: nothing in the output matches /^lost \\d+ of 10$/" in wrong[1]
+    assert "under CPython 3.13.0 · native: no line of the output is 'True'" in wrong[0]
+    assert "the output matches /lost/" in wrong[2] and "    lost 0 of 10" in wrong[2]
+
+
+def test_an_expectation_on_a_runtime_that_did_not_run_is_unchecked_or_a_mistake() -> None:
+    clauses = expect.parse("3.14: True", SITE)
+    new = _interpreter("3.13.0")
+    # 3.14 is a runtime of the site this machine lacks: left unchecked, and said so.
+    assert expect.problems(clauses, [(new, "False")], [new], ["CPython 3.14"], SITE) == ([], ["3.14: True"])
+    # The block does not run under 3.14 at all: the page is wrong.
+    wrong, _ = expect.problems(clauses, [(new, "False")], [new], [], SITE)
+    assert "names a runtime this block does not run under (it runs 3.13)" in wrong[0]
+
+
+@pytest.mark.parametrize("written, says", [
+    ("", "expect= is empty"),
+    ("3.9: True", "3.9 names no version of this site"),
+    ("/(/", "is not a regular expression"),
+    ("3.12:", "says nothing the output must show"),
+])
+def test_a_malformed_expectation_is_refused(written: str, says: str) -> None:
+    with pytest.raises(engine.EngineError, match=re.escape(says)):
+        expect.parse(written, SITE)
+
+
+NEEDS_3_10_AND_3_11 = pytest.mark.skipif(not {"3.10", "3.11"} <= {i.minor for i in engine.discover()},
+                                         reason="needs CPython 3.10 and 3.11 on this machine")
+
+
+@NEEDS_3_10_AND_3_11
+@pytest.mark.parametrize("written, passes", [
+    ("3.10: False; 3.11+: True; /^(True|False)$/; !/Traceback/", True),
+    ("True", False),
+])
+def test_an_output_expectation_is_checked_under_each_version(tmp_path: Path, written: str, passes: bool) -> None:
+    page = f'# Page\n\n```python versions="all" expect="{written}"\nimport sys\nprint(sys.version_info >= (3, 11))\n```\n'
+    done, _ = build(tmp_path, page)
+    assert (done.returncode == 0) == passes, done.stderr
+    if not passes:
+        old = next(i for i in engine.discover() if i.minor == "3.10")
+        assert f'docs/index.md:3: expect="True" does not hold under {old.label}: no line of the output is' in done.stderr
+        assert "3.11" not in done.stderr.split("does not hold under", 1)[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("written, says", [
+    ("3.10: False", 'expect="3.10: False" names a runtime this block does not run under'),
+    ("/[/", 'expect="/[/": /[/ is not a regular expression'),
+])
+def test_a_wrong_expectation_fails_the_build_naming_page_and_line(tmp_path: Path, written: str, says: str) -> None:
+    done, html = build(tmp_path, f'# Page\n\nText.\n\n```python expect="{written}"\nprint(False)\n```\n')
+    assert done.returncode != 0
+    assert f"docs/index.md:5: {says}" in done.stderr, done.stderr
+
+
+# -- no build machine in any output -------------------------------------------------------
+
+HOME = str(Path.home())
+
+
+@pytest.mark.skipif(len(HOME) < 2, reason="the build's home is the root folder")
+@pytest.mark.parametrize("fence", [
+    f"```python\nprint({HOME + '/notes'!r})\n```\n",
+    f"```pycon\n>>> print({HOME + '/notes'!r})\n{HOME}/notes\n```\n",
+])
+def test_an_output_that_shows_the_build_machines_home_fails_the_build(tmp_path: Path, fence: str) -> None:
+    """However an example came to print it, a path of the build machine fails the build."""
+    done, _ = build(tmp_path, "# Page\n\n" + fence)
+    assert done.returncode != 0
+    assert re.search(rf"docs/index\.md:3: (python block|transcript) under .* shows the build machine's path "
+                     rf"{re.escape(HOME)}", done.stderr), done.stderr

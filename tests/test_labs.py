@@ -337,3 +337,22 @@ def test_a_link_to_a_missing_page_fails_the_build(tmp_path: Path) -> None:
     ])
     assert run.returncode != 0, "a lab linking to a missing page must fail the strict build"
     assert "'labs/broken.ipynb' contains a link '../nowhere/index.md'" in run.stderr, run.stderr[-3000:]
+
+
+def test_a_lab_shows_stand_ins_and_fails_on_a_build_machine_path(tmp_path: Path) -> None:
+    home = str(Path.home())
+    run = _broken_site(tmp_path, [
+        nbformat.v4.new_markdown_cell("# A lab that prints paths"),
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())"),
+        nbformat.v4.new_code_cell(f"print({home + '/notes'!r})"),
+    ])
+    if len(home) > 1:
+        assert run.returncode != 0, "a lab that shows the build's home must fail the build"
+        assert f"docs/labs/broken.ipynb: cell 2 shows the build machine's path {home}" in run.stderr, run.stderr[-3000:]
+    fine = _broken_site(tmp_path / "fine", [
+        nbformat.v4.new_markdown_cell("# A lab that prints its folder"),
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())"),
+    ])
+    assert fine.returncode == 0, fine.stderr[-3000:]
+    page = (tmp_path / "fine" / "site" / "labs" / "broken" / "index.html").read_text(encoding="utf-8")
+    assert "/tmp/example" in page, "the kernel's folder is shown by the examples' stand-in name"

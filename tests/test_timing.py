@@ -16,6 +16,8 @@ import pytest
 
 from pylive import engine, timing
 
+PYTHON = engine.build_interpreter()
+
 
 @pytest.fixture(autouse=True)
 def _full_measurements(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,6 +143,15 @@ def test_an_expectation_that_holds_passes_and_a_contradicted_one_is_reported() -
     assert "not of the form" in timing.contradictions("join", items)[0]
 
 
+def test_an_expectation_needs_a_clear_difference_and_a_narrow_one_is_named() -> None:
+    items = [_fake("a", 10e-6), _fake("b", 10.3e-6), _fake("c", 11e-6), _fake("d", 20e-6)]
+    [problem] = timing.contradictions("a < b", items)  # 3 %: "about as fast" in the sentence
+    assert "expected a < b (faster by 1.05× at least)" in problem
+    assert timing.contradictions("a < c < d", items) == []
+    assert timing.narrow("a < c < d", items) == ["a < c holds by 1.10× only (CPython 3.12.1 · native, "
+                                                  "CPython 3.12.1 · native)"]
+
+
 def test_expectations_can_name_versions() -> None:
     items = [_fake("loop", 40e-6, "3.10.13"), _fake("loop", 20e-6, "3.12.1"), _fake("call", 50e-6, "3.12.1")]
     assert timing.contradictions("loop@3.12 < loop@3.10", items) == []
@@ -178,13 +189,61 @@ def test_a_measurement_keeps_to_its_budget() -> None:
     assert 0.2 < bigger.measuring < 0.3 * 2 + 0.1
 
 
-def test_a_slow_statement_still_gets_three_repeats_and_stops_there() -> None:
+def test_a_slow_statement_gets_its_repeats_whatever_the_budget_and_stops_there() -> None:
     plan = timing.parse("sleep: time.sleep(0.02)\n", setup="import time")
-    run = timing.measure(plan, engine.build_interpreter(), budget=0.01)
+    run = timing.measure(plan, engine.build_interpreter(), budget=0.01, repeat=4)
     assert run.succeeded, run.output
     (result,) = run.results
-    assert result["number"] == 1 and len(result["times"]) == 3
-    assert run.seconds < 0.02 * 3 * 3 + 0.5  # calibration (one trial) and two repeats, not five
+    assert result["number"] == 1 and len(result["times"]) == 4
+    assert run.seconds < 0.02 * 5 * 3 + 0.5  # calibration (one trial) and four repeats, no more
+
+
+def test_whole_programs_get_their_repeats_whatever_the_budget() -> None:
+    plan = timing.parse("sleep: time.sleep(0.01)\n", setup="import time")
+    run = timing.measure(plan, engine.build_interpreter(), budget=0.001, repeat=3, number=1)
+    assert run.succeeded, run.output
+    assert len(run.results[0]["times"]) == 3, "repeat= is honoured even when the budget is spent"
+
+
+def test_a_block_whose_repeats_vary_is_measured_again_and_says_so() -> None:
+    # Every other run of the statement is slow: the spread is far over the limit.
+    setup = "import time\nruns = [0]\ndef uneven():\n    runs[0] += 1\n    time.sleep(0.01 if runs[0] % 2 else 0)\n"
+    plan = timing.parse("uneven: uneven()\n", setup=setup)
+    python = engine.build_interpreter()
+    run, reused = timing.measure_settled(plan, python, budget=0.001, repeat=3, number=1)
+    assert run.succeeded and not reused, run.output
+    assert run.first_spread > timing.SPREAD_LIMIT
+    assert len(run.results[0]["times"]) == 6, "both measurements' repeats are kept"
+    [note] = [n for n in timing.notes([(python, run)]) if n.startswith("Measured twice")]
+    assert f"under {python.implementation} {python.version}: the first time" in note and "still over 10.0 %" in note
+    assert note in timing.render(plan, [(python, run)], number=1)[0].replace("\n    ", " ")
+
+
+def test_a_steady_block_is_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timing, "SPREAD_LIMIT", float("inf"))
+    run, _ = timing.measure_settled(timing.parse("x: 1 + 1\n"), engine.build_interpreter(), budget=0.02)
+    assert run.first_spread == 0 and not any(n.startswith("Measured twice") for n in timing.notes([(PYTHON, run)]))
+
+
+def test_the_same_statements_measured_twice_in_a_build_are_one_measurement() -> None:
+    plan = timing.parse("x: 2 + 2\ny: 2 * 2\n")
+    first, reused_first = timing.measure_settled(plan, PYTHON, budget=0.02)
+    second, reused_second = timing.measure_settled(plan, PYTHON, budget=0.02)
+    assert not reused_first and reused_second and second is first
+    other, reused_other = timing.measure_settled(plan, PYTHON, budget=0.03)
+    assert not reused_other and other is not first
+
+
+def test_interpreters_without_pgo_or_lto_are_named_under_the_figures() -> None:
+    old, new = (replace(PYTHON, version=v) for v in ("3.10.13", "3.11.7"))
+    def run(compiled: str) -> timing.TimingRun:
+        return timing.TimingRun([{"label": "x", "number": 1, "times": [1e-6] * 3}], {"compiled": compiled}, "", 0,
+                                False, 0.1, 3, False)
+    [note] = timing.notes([(old, run("no PGO or LTO")), (new, run("PGO + LTO"))])
+    assert note.startswith("CPython 3.10.13 was compiled without profile-guided and link-time optimization")
+    assert "the ratios between versions here are those of this build's interpreters" in note
+    assert timing.notes([(old, run("PGO + LTO")), (new, run("LTO"))]) == []
+    assert timing.notes([(PYTHON, run("PGO"))]) == []
 
 
 def test_quick_mode_measures_less_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -335,4 +394,11 @@ def test_a_page_with_a_timing_fence_builds_with_chart_table_sentence_and_stamp(t
 def test_a_contradicted_expectation_fails_the_strict_build_naming_page_and_line(tmp_path: Path) -> None:
     done = _build(tmp_path, PAGE.format(expect="loop < sum"))
     assert done.returncode != 0
-    assert re.search(r"WARNING -  docs/index\.md:5: expected loop < sum, but the build measured loop at", done.stderr), done.stderr
+    assert re.search(r"WARNING -  docs/index\.md:5: expected loop < sum \(faster by 1\.05× at least\), but the build measured loop at", done.stderr), done.stderr
+
+
+@pytest.mark.slow
+def test_fewer_than_the_minimum_repeats_fails_the_strict_build_naming_page_and_line(tmp_path: Path) -> None:
+    done = _build(tmp_path, PAGE.replace('budget="0.2"', 'budget="0.2" repeat="2"').format(expect="sum < loop"))
+    assert done.returncode != 0
+    assert "docs/index.md:5: repeat= must be at least 3, not '2'" in done.stderr, done.stderr
