@@ -259,7 +259,9 @@ def test_markdown_copy_holds_the_executed_output(site: Path) -> None:
 
 
 def _last_commit(src: Path) -> datetime | None:
-    done = subprocess.run(["git", "log", "-1", "--format=%at", "--", str(src)],
+    """The last commit that changed src, found as the plugin finds it (following renames,
+    which also leaves out merge commits)."""
+    done = subprocess.run(["git", "log", "-1", "--format=%at", "--follow", "--", str(src)],
                           cwd=ROOT, capture_output=True, text=True)
     stamp = done.stdout.strip()
     return datetime.fromtimestamp(int(stamp), timezone.utc) if done.returncode == 0 and stamp else None
