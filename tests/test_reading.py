@@ -1,0 +1,64 @@
+"""Reading the built site on a phone and by keyboard.
+
+In headless Chromium (the server, browser and reader of test_site.py), at 390 CSS px wide:
+the text of every chart and diagram is at least 11 px, and the measurement stamp under
+each chart is folded.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_site import Reader, browser, html_pages, page_url, serve  # noqa: F401 (fixtures)
+
+PHONE = {"width": 390, "height": 844}  # CSS px: a common phone, held upright
+MIN_TEXT_PX = 11
+
+
+def _pages_with(site: Path, pattern: str) -> list[str]:
+    return ["/" + page_url(site, p) for p in html_pages(site) if re.search(pattern, p.read_text(encoding="utf-8"))]
+
+
+# The smallest text of each drawing shown, in CSS px: its font size times the drawing's scale.
+SMALLEST_TEXT = """() => [...document.querySelectorAll('svg.pylive-chart, svg.refdiagram')]
+  .filter(svg => svg.getBoundingClientRect().width > 0)
+  .map(svg => {
+    const scale = svg.getScreenCTM().a;
+    const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+    return [svg.getAttribute('aria-label'), Math.min(...sizes)];
+  })"""
+
+
+@pytest.mark.slow
+def test_charts_and_diagrams_are_legible_on_a_phone(browser: object, serve: object, site: Path) -> None:
+    pages = _pages_with(site, r'class="(pylive-chart|refdiagram)"')
+    assert pages, "no page of the site has a chart or a diagram"
+    reader = Reader(browser, serve("/"), viewport=PHONE)
+    measured, small = 0, []
+    try:
+        for path in pages:
+            reader.open(path)
+            for label, size in reader.page.evaluate(SMALLEST_TEXT):
+                measured += 1
+                if size < MIN_TEXT_PX:
+                    small.append(f"{path}: {label!r}: text of {size:.1f} px")
+    finally:
+        reader.close()
+    assert measured >= len(pages), f"only {measured} drawings measured on {len(pages)} pages"
+    assert not small, f"drawings whose text is under {MIN_TEXT_PX} px on a 390 px screen:\n" + "\n".join(small)
+
+
+@pytest.mark.slow
+def test_the_stamp_under_each_chart_is_folded(site: Path) -> None:
+    charts = stamps = 0
+    for page in html_pages(site):
+        html = page.read_text(encoding="utf-8")
+        charts += html.count('<div class="pylive-chart">')
+        stamps += len(re.findall(r'<details class="pylive-stamp"><summary>[^<]+</summary>\s*<p>Measured ', html))
+        assert "<small class=\"pylive-stamp\">Measured" not in html, f"{page_url(site, page)}: a stamp left unfolded"
+    assert charts and stamps == charts, f"{charts} charts, {stamps} folded stamps"
