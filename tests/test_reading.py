@@ -1,8 +1,9 @@
 """Reading the built site on a phone and by keyboard.
 
 In headless Chromium (the server, browser and reader of test_site.py), at 390 CSS px wide:
-the text of every chart and diagram is at least 11 px, and the measurement stamp under
-each chart is folded.
+the text of every chart and diagram is at least 11 px, the measurement stamp under each
+chart is folded, a row of version tabs fits the screen, and a tab focused by keyboard shows a
+ring.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from test_site import Reader, browser, html_pages, page_url, serve  # noqa: F401
 
 PHONE = {"width": 390, "height": 844}  # CSS px: a common phone, held upright
 MIN_TEXT_PX = 11
+VERSION_TAB = re.compile(r'<label for="[^"]*">(3\.\d+)</label>')
 
 
 def _pages_with(site: Path, pattern: str) -> list[str]:
@@ -62,3 +64,43 @@ def test_the_stamp_under_each_chart_is_folded(site: Path) -> None:
         stamps += len(re.findall(r'<details class="pylive-stamp"><summary>[^<]+</summary>\s*<p>Measured ', html))
         assert "<small class=\"pylive-stamp\">Measured" not in html, f"{page_url(site, page)}: a stamp left unfolded"
     assert charts and stamps == charts, f"{charts} charts, {stamps} folded stamps"
+
+
+@pytest.mark.slow
+def test_version_tabs_fit_a_phone(browser: object, serve: object, site: Path) -> None:
+    pages = _pages_with(site, VERSION_TAB.pattern)
+    assert pages, "no page has version tabs"
+    reader = Reader(browser, serve("/"), viewport=PHONE)
+    wide = []
+    try:
+        for path in pages:
+            reader.open(path)
+            strips = reader.page.evaluate("""() => [...document.querySelectorAll('.tabbed-labels')]
+                .filter(strip => /^3\\.\\d+$/.test(strip.firstElementChild.textContent.trim()))
+                .map(strip => [strip.scrollWidth, strip.clientWidth, strip.textContent.trim()])""")
+            wide += [f"{path}: {text!r} is {needed} px in {room} px" for needed, room, text in strips if needed > room]
+    finally:
+        reader.close()
+    assert not wide, "version tabs that do not fit a 390 px screen:\n" + "\n".join(wide)
+
+
+@pytest.mark.slow
+def test_a_tab_focused_by_keyboard_shows_a_ring(browser: object, serve: object) -> None:
+    reader = Reader(browser, serve("/"), viewport=PHONE)
+    try:
+        reader.open("/types/dicts/")
+        page = reader.page
+        strip = page.locator(".tabbed-labels", has=page.locator("label", has_text=re.compile(r"^3\.\d+$"))).first
+        strip.locator("label").first.click()
+        page.keyboard.press("ArrowRight")  # the next tab, by keyboard
+        ring = page.evaluate("""() => {
+            const input = document.activeElement;
+            const label = document.querySelector(`label[for="${input.id}"]`);
+            const style = getComputedStyle(label);
+            return [input.type, label.textContent.trim(), style.outlineStyle, parseFloat(style.outlineWidth)];
+        }""")
+    finally:
+        reader.close()
+    kind, text, style, width = ring
+    assert kind == "radio" and re.fullmatch(r"3\.\d+", text), f"the keyboard did not reach a version tab: {ring}"
+    assert style != "none" and width >= 1.5, f"the focused tab {text} shows no focus ring: {ring}"
