@@ -2,8 +2,8 @@
 
 In headless Chromium (the server, browser and reader of test_site.py), at 390 CSS px wide:
 the text of every chart and diagram is at least 11 px, the measurement stamp under each
-chart is folded, a row of version tabs fits the screen, and a tab focused by keyboard shows a
-ring.
+chart is folded, a row of version tabs fits the screen, a tab focused by keyboard shows a
+ring, and the compact dict model of types/dicts fits one screen.
 """
 
 from __future__ import annotations
@@ -104,3 +104,17 @@ def test_a_tab_focused_by_keyboard_shows_a_ring(browser: object, serve: object) 
     kind, text, style, width = ring
     assert kind == "radio" and re.fullmatch(r"3\.\d+", text), f"the keyboard did not reach a version tab: {ring}"
     assert style != "none" and width >= 1.5, f"the focused tab {text} shows no focus ring: {ring}"
+
+
+@pytest.mark.slow
+def test_the_compact_dict_model_fits_a_phone_screen(browser: object, serve: object) -> None:
+    reader = Reader(browser, serve("/"), viewport=PHONE)
+    try:
+        reader.open("/types/dicts/")
+        block = reader.page.locator(".tabbed-set", has_text="after inserting 1, 9, 4").first
+        height = block.bounding_box()["height"]
+        shown = block.locator(".tabbed-block").first.inner_text()
+    finally:
+        reader.close()
+    assert "after inserting 1, 9, 4" in shown, "the model's output is not the tab shown first"
+    assert height <= PHONE["height"], f"the compact dict model is {height:.0f} px tall on a {PHONE['height']} px screen"
