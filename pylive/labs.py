@@ -11,7 +11,8 @@ what it cannot be told to do:
 * answers: consecutive cells tagged "answer" render folded in one <details> block;
 * weight and hosts: the page keeps the notebook's cells but not the ~600 KB of JupyterLab
   CSS, nor the MathJax, mermaid (both from a CDN) and clipboard scripts that mkdocs-jupyter
-  puts in every page; code and outputs become Material code blocks, with a few lines of CSS;
+  puts in every page; code and outputs become Material code blocks (their few lines of CSS
+  are in docs/assets/site.css);
 * links: `../running/index.md` in a notebook's markdown is resolved as MkDocs resolves
   links in pages; a missing page is a warning, so it fails the strict build;
 * download: a button for the notebook, which mkdocs-jupyter copies next to the page
@@ -198,13 +199,6 @@ _EDITS = [
     (r'<a class="anchor-link" href="#', '<a class="headerlink" href="#'),
 ]
 _EDITS = [(re.compile(pattern, re.DOTALL), replacement) for pattern, replacement in _EDITS]
-_CSS = """
-.jupyter-wrapper .jp-OutputArea .highlight code {
-  border-left: 0.2rem solid var(--md-default-fg-color--lighter); }
-.jupyter-wrapper [data-mime-type="application/vnd.jupyter.stderr"] .highlight code {
-  border-left-color: var(--md-accent-fg-color); }
-.lab-download svg { height: 1.2em; vertical-align: -0.25em; fill: currentcolor; }
-"""
 
 
 def _output_label(notebook):
@@ -224,7 +218,7 @@ def _slim(html, label):
     cells = match.group(0)
     for pattern, replacement in _EDITS:
         cells = pattern.sub(replacement.replace("LABEL", html_escape(label)), cells)
-    return f"<style>{' '.join(_CSS.split())}</style>\n{cells}"
+    return cells  # their CSS is in docs/assets/site.css: a <style> in the page's body is not valid HTML
 
 
 # -- links and the download ---------------------------------------------------------------

@@ -500,6 +500,11 @@ def _inline(svg: str, title: str) -> str:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = svg.replace(_INK, "currentColor")
+    # matplotlib names its groups figure_1, axes_1, patch_1... in every chart: the same ids
+    # again in each chart of a page. Only the ids something refers to are kept (clip paths
+    # and markers, whose names svg.hashsalt makes distinct per chart).
+    referred = set(re.findall(r'#([^")\s]+)', svg))
+    svg = re.sub(r' id="([^"]+)"', lambda m: m[0] if m[1] in referred else "", svg)
     svg = re.sub(r"font-family:[^;\"]*;?", "font-family: inherit;", svg)
     label = html.escape(title, quote=True)
     sizing = f"width: 100%; height: auto; max-width: {CHART_MAX}"

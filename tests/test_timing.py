@@ -277,6 +277,19 @@ def test_the_chart_is_inline_svg_that_needs_nothing_from_elsewhere() -> None:
     assert "\n\n" not in svg  # a blank line would end the raw HTML block in Markdown
 
 
+def test_two_charts_on_a_page_share_no_id() -> None:
+    """matplotlib names its groups figure_1, axes_1... in every chart: a page of charts
+    would repeat them (invalid HTML). Only ids the chart refers to are left, distinct per chart."""
+    first = timing.chart([_fake("loop", 30e-6), _fake("sum", 20e-6)], "first")
+    second = timing.chart([_fake("loop", 31e-6), _fake("sum", 19e-6), _fake("sum", 25e-6, "3.13.0")], "second")
+    ids = [re.findall(r' id="([^"]+)"', svg) for svg in (first, second)]
+    assert ids[0] and ids[1], "the charts define no clip path or marker"
+    for svg, defined in zip((first, second), ids):
+        assert all(f"#{name}" in svg for name in defined), "an id nothing refers to"
+        assert all(name in defined for name in re.findall(r'(?:url\(|href=")#([^")]+)', svg)), "a reference to no id"
+    assert not set(ids[0]) & set(ids[1]), set(ids[0]) & set(ids[1])
+
+
 # -- a site built with the fence ------------------------------------------------------------
 
 
