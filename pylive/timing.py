@@ -31,6 +31,7 @@ import os
 import re
 import statistics
 import textwrap
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -406,19 +407,21 @@ def stamp(runs: list[tuple[engine.Interpreter, TimingRun]], number: int | None =
     return " · ".join(parts)
 
 
-# Matplotlib draws text and axes in this colour; it becomes `currentColor` in the SVG,
-# so the chart takes the page's text colour in the light and the dark palette alike.
+# Matplotlib draws text and axes in _INK, which becomes INK, the text colour of Material's
+# light palette; in the dark palette site.css inverts the chart's lightness.
 _INK = "#010101"
+INK = "#212121"
+FONT_FAMILY = "-apple-system, BlinkMacSystemFont, Helvetica, Arial, sans-serif"  # Material's, without web fonts
 # Mid-tone bar colours that read on white and on Material's dark slate alike.
 PALETTE = ("#4c9be8", "#f0a030", "#3dbe8b", "#e8618c", "#a98be8", "#8a9bb0")
 
 
 # The chart is drawn narrow, at the size it has on a phone (a column of about 360 CSS px),
 # with every text at FONT points: one point of the drawing is then about one pixel there,
-# so no text is under 11 px on a 390 px screen. Wider screens show it at most CHART_MAX wide.
+# so no text is under 11 px on a 390 px screen. Wider screens show it at most 25rem wide
+# (docs/assets/site.css).
 WIDTH = 4.8  # inches: 345.6 points
 FONT = 11  # points, for every text of the chart
-CHART_MAX = "25rem"
 _CHAR = 0.58 * FONT  # the average width of a character, in points, to leave room for text
 _ROW = 0.22  # inches per row: one bar, or the label of a group of bars
 _GAP = 0.5  # rows between two groups of bars
@@ -499,29 +502,29 @@ _BARE_GROUP = re.compile(r"<g>\s*((?:<(?!g\b)[^>]*/>\s*|<text[^>]*>[^<]*</text>\
 
 
 def _inline(svg: str, title: str) -> str:
-    """Make matplotlib's SVG file an inline element: no XML prologue, DOCTYPE or metadata
-    (they name other hosts), colours and fonts from the page, scales with its column."""
+    """matplotlib's SVG file as an image of the page: an <img> whose source is the SVG
+    itself (a data: URL), with no XML prologue, DOCTYPE or metadata (they name other hosts).
+    An image rather than inline SVG: a page of charts would otherwise have a thousand more
+    elements for the browser to style and lay out as the page loads (Lighthouse's total
+    blocking time on performance/comparisons halved). The chart draws in the page's text
+    colour of the light palette; site.css turns it for the dark one."""
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    svg = svg.replace(_INK, "currentColor")
-    # matplotlib names its groups figure_1, axes_1, patch_1... in every chart: the same ids
-    # again in each chart of a page. Only the ids something refers to are kept (clip paths
-    # and markers, whose names svg.hashsalt makes distinct per chart).
+    svg = svg.replace(_INK, INK)
+    # Fewer bytes: the ids nothing refers to (matplotlib names every group) and the groups
+    # left without an attribute, and the blanks between elements.
     referred = set(re.findall(r'#([^")\s]+)', svg))
     svg = re.sub(r' id="([^"]+)"', lambda m: m[0] if m[1] in referred else "", svg)
-    # The groups left without an attribute only wrap one element or a few: unwrapped, a
-    # page of charts has a third fewer elements for the browser to lay out.
     unwrapped = -1
     while unwrapped:
         svg, unwrapped = _BARE_GROUP.subn(r"\1", svg)
-    svg = re.sub(r"font-family:[^;\"]*;?", "font-family: inherit;", svg)
-    label = html.escape(title, quote=True)
-    sizing = f"width: 100%; height: auto; max-width: {CHART_MAX}"
-    svg = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
-                 lambda m: f'<svg {m[1]}role="img" aria-label="{label}" class="pylive-chart" style="{sizing}"',
-                 svg, count=1)
-    # A blank line would end the raw HTML block in Markdown; none is needed inside.
-    return "\n".join(line for line in svg.splitlines() if line.strip())
+    svg = re.sub(r"font-family:[^;\"]*;?", f"font-family: {FONT_FAMILY};", svg)
+    svg = re.sub(r"\s*\n\s*", " ", re.sub(r">\s+<", "><", svg)).strip()
+    size = re.search(r'<svg [^>]*?width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    width, height = (round(float(points) * 4 / 3) for points in size.groups())  # CSS px
+    source = "data:image/svg+xml," + urllib.parse.quote(svg, safe=":;,=/.-'()!*~_")
+    return (f'<img class="pylive-chart" src="{source}" alt="{html.escape(title, quote=True)}" '
+            f'width="{width}" height="{height}">')
 
 
 def render(plan: Plan, runs: list[tuple[engine.Interpreter, TimingRun]], title: str = "",
