@@ -432,7 +432,7 @@ def chart(items: list[Measurement], title: str = "", per: str = "loop") -> str:
     on a row of its own, then one bar per interpreter with its time and ratio to the fastest;
     a whisker reaches the median repeat. Labels above the bars leave the whole width to the
     bars, which keeps the chart narrow enough to be read on a phone.
-    Static inline SVG: no script, no font file, nothing from another host."""
+    An image of static SVG: no script, no font file, nothing from another host."""
     # Imported here: matplotlib takes a while to import and only timing blocks need it.
     from matplotlib.figure import Figure
     from matplotlib import rc_context
@@ -445,7 +445,7 @@ def chart(items: list[Measurement], title: str = "", per: str = "loop") -> str:
     fastest = min(m.best for m in items)
     notes = {m: f" {format_time(m.best)} · {format_ratio(m.best / fastest)}" for m in items}
     style = {
-        "svg.fonttype": "none",  # text stays text, in the page's own font
+        "svg.fonttype": "none",  # text stays text, in the system's font (FONT_FAMILY)
         "svg.hashsalt": hashlib.sha256(repr(items).encode()).hexdigest()[:12],  # stable, distinct ids
         "font.size": FONT,
         **dict.fromkeys(("text.color", "axes.edgecolor", "axes.labelcolor", "xtick.color", "ytick.color"), _INK),
@@ -494,14 +494,14 @@ def chart(items: list[Measurement], title: str = "", per: str = "loop") -> str:
                           bbox_to_anchor=(0.01, 1), ncol=columns, handlelength=1.2, columnspacing=1.0)
         out = io.StringIO()
         figure.savefig(out, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
-    return _inline(out.getvalue(), title or "Timing chart")
+    return _as_image(out.getvalue(), title or "Timing chart")
 
 
 # A <g> with no attribute around elements that hold no group themselves.
 _BARE_GROUP = re.compile(r"<g>\s*((?:<(?!g\b)[^>]*/>\s*|<text[^>]*>[^<]*</text>\s*)*)</g>")
 
 
-def _inline(svg: str, title: str) -> str:
+def _as_image(svg: str, title: str) -> str:
     """matplotlib's SVG file as an image of the page: an <img> whose source is the SVG
     itself (a data: URL), with no XML prologue, DOCTYPE or metadata (they name other hosts).
     An image rather than inline SVG: a page of charts would otherwise have a thousand more
