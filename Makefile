@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # CPython 3.14 and 3.15, and MicroPython, on WebAssembly (package.json): npm installs them from the lock file.
 NODE_STAMP := node_modules/.package-lock.json
+# Checks of the built pages, not needed to build them (checks/package.json): Lighthouse, the Nu HTML checker.
+CHECKS_STAMP := checks/node_modules/.package-lock.json
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test build bench clean
+.PHONY: serve test build bench lighthouse clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,6 +21,11 @@ $(STAMP): requirements.txt pyproject.toml
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js and npm are needed (CPython 3.14 and 3.15, and MicroPython, run on WebAssembly under Node)"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKS_STAMP): checks/package.json checks/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed (Lighthouse runs under Node)"; exit 1; }
+	cd checks && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## Serve the site on http://127.0.0.1:8000, rebuilding as files change: only the edited
@@ -38,5 +45,10 @@ build: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/bench_build.py
 
+## Lighthouse's scores (phone, throttled) of the heaviest pages of a strict build, served
+## gzip-compressed, against the machine's Chromium: performance 85, the others 100.
+lighthouse: $(STAMP) $(NODE_STAMP) $(CHECKS_STAMP)
+	$(BIN)/python scripts/lighthouse.py
+
 clean:
-	rm -rf site .cache node_modules
+	rm -rf site .cache node_modules checks/node_modules

@@ -11,7 +11,8 @@ what it cannot be told to do:
 * answers: consecutive cells tagged "answer" render folded in one <details> block;
 * weight and hosts: the page keeps the notebook's cells but not the ~600 KB of JupyterLab
   CSS, nor the MathJax, mermaid (both from a CDN) and clipboard scripts that mkdocs-jupyter
-  puts in every page; code and outputs become Material code blocks, with a few lines of CSS;
+  puts in every page; code and outputs become Material code blocks (their few lines of CSS
+  are in docs/assets/site.css);
 * links: `../running/index.md` in a notebook's markdown is resolved as MkDocs resolves
   links in pages; a missing page is a warning, so it fails the strict build;
 * download: a button for the notebook, which mkdocs-jupyter copies next to the page
@@ -29,6 +30,7 @@ import re
 import sys
 import tempfile
 import time
+from html import escape as html_escape
 from importlib.metadata import version
 from pathlib import Path
 
@@ -66,7 +68,7 @@ def _nb2html(nb_path, execute=False, kernel_name="", allow_errors=True, **option
         nbformat.write(notebook, executed)
         html = _render(str(executed), execute=False, kernel_name=kernel_name,
                        allow_errors=allow_errors, **options)
-    return _slim(html)
+    return _slim(html, _output_label(notebook))
 
 
 # -- execution ------------------------------------------------------------------------
@@ -220,31 +222,33 @@ _EDITS = [
     # a cell's code and its text outputs become Material code blocks
     (r'<div class="highlight-ipynb hl-(\w+)[^"]*"><pre>(.*?)</pre></div>',
      r'<div class="language-\1 highlight"><pre><code>\2</code></pre></div>'),
+    # (labelled like every output of the site: see _slim)
     (r'(<div class="jp-RenderedText jp-OutputArea-output"[^>]*>\s*)<pre>(.*?)</pre>',
-     r'\1<div class="highlight"><pre><code>\2</code></pre></div>'),
+     r'\1<div class="highlight"><span class="filename">LABEL</span><pre><code>\2</code></pre></div>'),
     # heading permalinks as Material draws them
     (r'<a class="anchor-link" href="#', '<a class="headerlink" href="#'),
 ]
 _EDITS = [(re.compile(pattern, re.DOTALL), replacement) for pattern, replacement in _EDITS]
-_CSS = """
-.jupyter-wrapper .jp-OutputArea .highlight pre { margin-top: -0.6em; }
-.jupyter-wrapper .jp-OutputArea .highlight code {
-  border-left: 0.2rem solid var(--md-default-fg-color--lighter); }
-.jupyter-wrapper [data-mime-type="application/vnd.jupyter.stderr"] .highlight code {
-  border-left-color: var(--md-accent-fg-color); }
-.lab-download svg { height: 1.2em; vertical-align: -0.25em; fill: currentcolor; }
-"""
 
 
-def _slim(html):
-    """Keep the cells only: drop mkdocs-jupyter's inline CSS (~600 KB), scripts and CDN links."""
+def _output_label(notebook):
+    """`Output · CPython 3.11.7 · native`, as the pages label their outputs: the kernel is the
+    build's own interpreter, whose version the kernel reported when it ran the notebook."""
+    build = engine.build_interpreter()
+    reported = notebook.metadata.get("language_info", {}).get("version")
+    return f"Output · {build.label}" if reported in (None, build.version) else f"Output · Python {reported}"
+
+
+def _slim(html, label):
+    """Keep the cells only: drop mkdocs-jupyter's inline CSS (~600 KB), scripts and CDN links;
+    label each text output with `label`."""
     match = _CELLS.search(html)
     if match is None:
         raise PluginError("mkdocs-jupyter's page layout changed: update pylive/labs.py")
     cells = match.group(0)
     for pattern, replacement in _EDITS:
-        cells = pattern.sub(replacement, cells)
-    return f"<style>{' '.join(_CSS.split())}</style>\n{cells}"
+        cells = pattern.sub(replacement.replace("LABEL", html_escape(label)), cells)
+    return cells  # their CSS is in docs/assets/site.css: a <style> in the page's body is not valid HTML
 
 
 # -- links and the download ---------------------------------------------------------------

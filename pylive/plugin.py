@@ -99,6 +99,14 @@ def _range_label(interpreters: list[engine.Interpreter]) -> str:
     return f"{first.implementation} {first.version} – {last.version} · {platforms}"
 
 
+def _tab_names(interpreters: list[engine.Interpreter]) -> list[str]:
+    """Tab labels short enough for six tabs across a phone: `3.14` for CPython and the
+    implementation's name for the others (each tab's output names the exact runtime and
+    platform); the longer `Interpreter.short` where a short one would be ambiguous."""
+    names = [i.minor if i.implementation == "CPython" else i.implementation for i in interpreters]
+    return [name if names.count(name) == 1 else i.short for name, i in zip(names, interpreters)]
+
+
 def _changed_lines(before: str, after: str) -> list[int]:
     """1-based numbers of the lines of `after` that are not in `before` (difflib)."""
     old, new = before.rstrip("\n").split("\n"), after.rstrip("\n").split("\n")
@@ -582,7 +590,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         `needs`), and a note naming the runtimes of the site this build lacks.
         `render(label, output, changed lines)` draws one output. When every runtime
         printed the same, one output labelled with the range of versions; otherwise tabs,
-        oldest first, each marking the lines that changed from the tab before it."""
+        newest first (what a reader most likely runs), each marking the lines that changed
+        from the version before it, which is the tab after it."""
         view = self._outputs_view(results, options, render)
         if options.get("absent"):
             view = (view + "\n\n" if view else "") + _not_in_this_build(options["absent"])
@@ -608,18 +617,19 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             if len(ran) > 1:
                 return shown
         tabs, previous = [], None
-        for interpreter, output in results:
+        names = _tab_names([interpreter for interpreter, _ in results])
+        for (interpreter, output), name in zip(results, names):  # oldest first: each is compared with the one before
             if output is None:
-                tabs.append((interpreter.short, _not_run(interpreter, options["needs"] & interpreter.lacks)))
+                tabs.append((name, _not_run(interpreter, options["needs"] & interpreter.lacks)))
                 continue
             changed = _changed_lines(previous, output) if previous is not None else []
-            tabs.append((interpreter.short, render(interpreter.label, output, changed)))
+            tabs.append((name, render(interpreter.label, output, changed)))
             previous = output
         if len(tabs) == 1:
             return tabs[0][1]
-        note = ('!!! info "The output differs between versions"\n\n    Compare the tabs: the lines '
-                "that changed from the tab before are highlighted.")
-        return f"{note}\n\n{tabbed(*tabs)}"
+        note = ('!!! info "The output differs between versions"\n\n    Newest first. In each tab, the lines '
+                "that changed from the version before it are highlighted.")
+        return f"{note}\n\n{tabbed(*reversed(tabs))}"
 
     def _check_changes(self, ran: list[tuple[engine.Interpreter, str]], options: dict) -> None:
         """`changes="3.11,3.13"`: the versions whose output differs from the version before

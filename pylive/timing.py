@@ -31,6 +31,7 @@ import os
 import re
 import statistics
 import textwrap
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -540,104 +541,148 @@ def notes(runs: list[tuple[engine.Interpreter, TimingRun]]) -> list[str]:
     return found
 
 
-# Matplotlib draws text and axes in this colour; it becomes `currentColor` in the SVG,
-# so the chart takes the page's text colour in the light and the dark palette alike.
+# Matplotlib draws text and axes in _INK, which becomes INK, the text colour of Material's
+# light palette; in the dark palette site.css inverts the chart's lightness.
 _INK = "#010101"
+INK = "#212121"
+FONT_FAMILY = "-apple-system, BlinkMacSystemFont, Helvetica, Arial, sans-serif"  # Material's, without web fonts
 # Mid-tone bar colours that read on white and on Material's dark slate alike.
 PALETTE = ("#4c9be8", "#f0a030", "#3dbe8b", "#e8618c", "#a98be8", "#8a9bb0")
 
 
+# The chart is drawn narrow, at the size it has on a phone (a column of about 360 CSS px),
+# with every text at FONT points: one point of the drawing is then about one pixel there,
+# so no text is under 11 px on a 390 px screen. Wider screens show it at most 25rem wide
+# (docs/assets/site.css).
+WIDTH = 4.8  # inches: 345.6 points
+FONT = 11  # points, for every text of the chart
+_CHAR = 0.58 * FONT  # the average width of a character, in points, to leave room for text
+_ROW = 0.22  # inches per row: one bar, or the label of a group of bars
+_GAP = 0.5  # rows between two groups of bars
+
+
 def chart(items: list[Measurement], title: str = "", per: str = "loop") -> str:
-    """A horizontal bar chart of time per loop (shorter is faster), one group of bars per
-    statement and one bar per interpreter; a whisker reaches the median repeat.
-    Static inline SVG: no script, no font file, nothing from another host."""
+    """A horizontal bar chart of time per loop (shorter is faster): per statement, its label
+    on a row of its own, then one bar per interpreter with its time and ratio to the fastest;
+    a whisker reaches the median repeat. Labels above the bars leave the whole width to the
+    bars, which keeps the chart narrow enough to be read on a phone.
+    An image of static SVG: no script, no font file, nothing from another host."""
     # Imported here: matplotlib takes a while to import and only timing blocks need it.
     from matplotlib.figure import Figure
     from matplotlib import rc_context
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import blended_transform_factory
 
     labels = list(dict.fromkeys(m.label for m in items))
     interpreters = sorted({m.interpreter for m in items}, key=lambda i: i.version_key)
     scale, unit = unit_for(max(m.best for m in items))
-    height = 0.8 / len(interpreters)
+    fastest = min(m.best for m in items)
+    notes = {m: f" {format_time(m.best)} · {format_ratio(m.best / fastest)}" for m in items}
     style = {
-        "svg.fonttype": "none",  # text stays text, in the page's own font
+        "svg.fonttype": "none",  # text stays text, in the system's font (FONT_FAMILY)
         "svg.hashsalt": hashlib.sha256(repr(items).encode()).hexdigest()[:12],  # stable, distinct ids
-        "font.size": 10,
+        "font.size": FONT,
         **dict.fromkeys(("text.color", "axes.edgecolor", "axes.labelcolor", "xtick.color", "ytick.color"), _INK),
     }
+    names = [f"{i.implementation} {i.version}" for i in interpreters]
+    columns = max(1, min(len(names), int(WIDTH * 72 // (max(map(len, names)) * _CHAR + 2.2 * FONT))))
+    legend_rows = -(-len(names) // columns) if len(names) > 1 else 0
+    rows = len(labels) * (1 + len(interpreters)) + _GAP * (len(labels) - 1)  # a label row, then a bar each
+    top, bottom = 0.08 + legend_rows * _ROW * 1.1, 0.62  # inches: the legend; the x axis and its label
+    height = top + bottom + rows * _ROW
     with rc_context(style):
-        columns = min(len(interpreters), 5)
-        legend = 0.3 * -(-len(interpreters) // columns) if len(interpreters) > 1 else 0.0  # rows on top
-        width, height_in = 7.5, 0.75 + legend + 0.3 * len(items) + 0.15 * len(labels)
-        figure = Figure(figsize=(width, height_in))
-        # Margins computed from the labels' length (about 6 points per character at this
-        # size): a layout engine would draw the whole figure twice to find them.
-        longest = max(len(_name(label)) for label in labels)
-        figure.subplots_adjust(left=min(0.45, (longest * 6 + 14) / (width * 72)), right=0.98,
-                               bottom=0.5 / height_in, top=1 - (0.1 + legend) / height_in)
+        figure = Figure(figsize=(WIDTH, height))
+        figure.subplots_adjust(left=0.02, right=0.98, bottom=bottom / height, top=1 - top / height)
         axes = figure.subplots()
+        at_left = blended_transform_factory(axes.transAxes, axes.transData)
+        row, in_legend = 0.0, set()
+        for label in labels:
+            axes.text(0.01, row, _name(label), va="center", ha="left", fontweight="bold", transform=at_left)
+            for column, interpreter in enumerate(interpreters):
+                found = [m for m in items if m.label == label and m.interpreter == interpreter]
+                row += 1
+                if not found:
+                    continue
+                m = found[0]
+                axes.barh(row, m.best / scale, height=0.8, color=PALETTE[column % len(PALETTE)],
+                          xerr=[[0.0], [(m.median - m.best) / scale]],
+                          error_kw={"ecolor": _INK, "capsize": 2, "elinewidth": 0.8},
+                          label=None if interpreter in in_legend else names[column])
+                in_legend.add(interpreter)
+                axes.text(m.median / scale, row, notes[m], va="center", ha="left")
+            row += 1 + _GAP
+        # Room on the right for the longest note after the longest whisker.
         widest = max(m.median for m in items) / scale
-        for column, interpreter in enumerate(interpreters):
-            mine = [(labels.index(m.label), m) for m in items if m.interpreter == interpreter]
-            ys = [row + (column - (len(interpreters) - 1) / 2) * height for row, _ in mine]
-            bests = [m.best / scale for _, m in mine]
-            whiskers = [[0.0] * len(mine), [(m.median - m.best) / scale for _, m in mine]]
-            axes.barh(ys, bests, height=height * 0.9, color=PALETTE[column % len(PALETTE)],
-                      xerr=whiskers, error_kw={"ecolor": _INK, "capsize": 2, "elinewidth": 0.8},
-                      label=f"{interpreter.implementation} {interpreter.version}")
-            fastest = min(x.best for x in items)
-            for y, (_, m) in zip(ys, mine):
-                note = f" {format_time(m.best)} · {format_ratio(m.best / fastest)}"
-                axes.text(m.median / scale + widest * 0.01, y, note, va="center", fontsize=9)
-        axes.set_yticks(range(len(labels)), [_name(label) for label in labels])
-        axes.invert_yaxis()  # the first statement of the block on top
-        axes.set_xlim(0, widest * 1.32)
+        axes_points = WIDTH * 72 * 0.96
+        room = (max(map(len, notes.values())) + 1) * _CHAR / axes_points
+        axes.set_xlim(0, widest / max(0.3, 1 - room))
+        axes.set_ylim(row - _GAP - 0.5, -0.7)  # the first statement on top
+        axes.set_yticks([])
+        axes.xaxis.set_major_locator(MaxNLocator(4))
         axes.set_xlabel(f"time per {per} ({unit}); shorter is faster")
         axes.spines[["top", "right"]].set_visible(False)
         axes.xaxis.grid(True, color=_INK, alpha=0.15)
         axes.set_axisbelow(True)
         if len(interpreters) > 1:
             figure.legend(*axes.get_legend_handles_labels(), frameon=False, loc="upper left",
-                          bbox_to_anchor=(0, 1), ncol=columns, fontsize=9)
+                          bbox_to_anchor=(0.01, 1), ncol=columns, handlelength=1.2, columnspacing=1.0)
         out = io.StringIO()
         figure.savefig(out, format="svg", transparent=True, metadata={"Date": None, "Creator": None})
-    return _inline(out.getvalue(), title or "Timing chart")
+    return _as_image(out.getvalue(), title or "Timing chart")
 
 
-def _inline(svg: str, title: str) -> str:
-    """Make matplotlib's SVG file an inline element: no XML prologue, DOCTYPE or metadata
-    (they name other hosts), colours and fonts from the page, scales with its column."""
+# A <g> with no attribute around elements that hold no group themselves.
+_BARE_GROUP = re.compile(r"<g>\s*((?:<(?!g\b)[^>]*/>\s*|<text[^>]*>[^<]*</text>\s*)*)</g>")
+
+
+def _as_image(svg: str, title: str) -> str:
+    """matplotlib's SVG file as an image of the page: an <img> whose source is the SVG
+    itself (a data: URL), with no XML prologue, DOCTYPE or metadata (they name other hosts).
+    An image rather than inline SVG: a page of charts would otherwise have a thousand more
+    elements for the browser to style and lay out as the page loads (Lighthouse's total
+    blocking time on performance/comparisons halved). The chart draws in the page's text
+    colour of the light palette; site.css turns it for the dark one."""
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    svg = svg.replace(_INK, "currentColor")
-    svg = re.sub(r"font-family:[^;\"]*;?", "font-family: inherit;", svg)
-    label = html.escape(title, quote=True)
-    sizing = "width: 100%; height: auto; max-width: 46rem"
-    svg = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
-                 lambda m: f'<svg {m[1]}role="img" aria-label="{label}" class="pylive-chart" style="{sizing}"',
-                 svg, count=1)
-    # A blank line would end the raw HTML block in Markdown; none is needed inside.
-    return "\n".join(line for line in svg.splitlines() if line.strip())
+    svg = svg.replace(_INK, INK)
+    # Fewer bytes: the ids nothing refers to (matplotlib names every group) and the groups
+    # left without an attribute, and the blanks between elements.
+    referred = set(re.findall(r'#([^")\s]+)', svg))
+    svg = re.sub(r' id="([^"]+)"', lambda m: m[0] if m[1] in referred else "", svg)
+    unwrapped = -1
+    while unwrapped:
+        svg, unwrapped = _BARE_GROUP.subn(r"\1", svg)
+    svg = re.sub(r"font-family:[^;\"]*;?", f"font-family: {FONT_FAMILY};", svg)
+    svg = re.sub(r"\s*\n\s*", " ", re.sub(r">\s+<", "><", svg)).strip()
+    size = re.search(r'<svg [^>]*?width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    width, height = (round(float(points) * 4 / 3) for points in size.groups())  # CSS px
+    source = "data:image/svg+xml," + urllib.parse.quote(svg, safe=":;,=/.-'()!*~_")
+    return (f'<img class="pylive-chart" src="{source}" alt="{html.escape(title, quote=True)}" '
+            f'width="{width}" height="{height}">')
 
 
 def render(plan: Plan, runs: list[tuple[engine.Interpreter, TimingRun]], title: str = "",
            number: int | None = None) -> tuple[str, dict[str, str]]:
     """The block as Markdown, and the HTML to put in place of its chart's placeholder:
-    the code, then tabs "Chart" and "Table", the sentence, and the stamp."""
+    the code, then tabs "Chart" and "Table", the sentence, and the stamp, folded."""
     from markdown_exec import code_block, tabbed  # the same helpers as the other fences
 
     items = measurements(runs)
     token = "pylivechart" + hashlib.sha256(repr(items).encode()).hexdigest()[:16]
     per = "run" if number else "loop"  # a whole program runs once per repeat
     if any(run.quick for _, run in runs):
-        box = 'warning "Quick measurement (PYLIVE_QUICK=1): fewer repeats, rougher figures"'
+        box = '!!! warning "Quick measurement (PYLIVE_QUICK=1): fewer repeats, rougher figures"'
+    elif len(runs) > 1:  # a sentence per interpreter and per statement: folded, the chart shows them
+        box = '??? info "Measured when this page was built: the rankings in words"'
     else:
-        box = 'info "Measured when this page was built"'
+        box = '!!! info "Measured when this page was built"'
     svg = chart(items, title, per)
     parts = [
         code_block("python", listing(plan), title=title or "Timed statements"),
         tabbed(("Chart", token), ("Table", table(items, per))),
-        f'!!! {box}\n\n' + textwrap.indent("\n\n".join([summary(items), *notes(runs)]), "    "),
-        f'<small class="pylive-stamp">{stamp(runs, number)}</small>',
+        f'{box}\n\n' + textwrap.indent("\n\n".join([summary(items), *notes(runs)]), "    "),
+        # Folded: on a phone the stamp is a screenful of text under every chart.
+        f'<details class="pylive-stamp"><summary>Where, when and how this was measured</summary>\n'
+        f'<p>{html.escape(stamp(runs, number))}</p>\n</details>',
     ]
     return "\n\n".join(parts), {f"<p>{token}</p>": f'<div class="pylive-chart">{svg}</div>'}

@@ -337,10 +337,14 @@ def test_the_version_matrix_renders_a_tab_per_interpreter(tmp_path: Path) -> Non
     page = '# Page\n\n```python versions="all"\nimport sys\nprint(sys.version)\n```\n'
     done, html = build(tmp_path, page)
     assert done.returncode == 0, done.stderr
-    for interpreter in engine.discover():
-        assert f">{interpreter.short}</label>" in html
-    if len(engine.discover()) > 1:
-        assert "The output differs between versions" in html
+    matrix = engine.discover()
+    labels = re.findall(r'<label for="[^"]*">([^<]*)</label>', html)
+    # newest first, each named by its minor version; the output names the exact runtime
+    assert labels == [i.minor for i in reversed(matrix)], labels
+    for interpreter in matrix:
+        assert f"Output · {interpreter.label}" in html
+    if len(matrix) > 1:  # an expected difference: information, not a warning
+        assert '<div class="admonition info">\n<p class="admonition-title">The output differs between versions' in html
 
 
 def test_a_failing_example_fails_the_strict_build_naming_page_and_line(tmp_path: Path) -> None:
@@ -475,8 +479,11 @@ def test_a_stated_change_is_checked_both_ways(tmp_path: Path, changes: str, pass
     assert (done.returncode == 0) == passes, done.stderr
     if not passes:
         assert f'the output changes at 3.12, but changes="{changes}"' in done.stderr
-    else:
-        assert 'class="hll"' in html, "the changed line is highlighted in the 3.12 tab"
+    else:  # newest first; the change is marked where it happened, against the version before
+        labels = re.findall(r'<label for="[^"]*">([^<]*)</label>', html)
+        blocks = html.split('<div class="tabbed-block">')[1:]
+        marked = [label for label, block in zip(labels, blocks) if 'class="hll"' in block]
+        assert labels[0] == "3.15" and marked == ["3.12"], (labels, marked)
 
 
 @pytest.mark.skipif(not engine.discover_others(), reason="neither pypy3 nor jython is installed")

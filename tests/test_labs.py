@@ -259,6 +259,11 @@ def test_lab_page_shows_this_builds_outputs_and_folds_the_answers(site: Path, pa
     code_cells = sum(c.cell_type == "code" for c in notebook.cells)
     outputs = content.count('<div class="jp-OutputArea-child')
     assert outputs >= code_cells * 2 // 3, f"only {outputs} outputs for {code_cells} code cells"
+    # labelled as every output of the site is, with the interpreter that printed it
+    texts = re.findall(r'<div class="jp-RenderedText[^>]*>\s*<div class="highlight">(<span class="filename">[^<]*</span>)?',
+                       content)
+    label = f'<span class="filename">Output · CPython {platform.python_version()} · native</span>'
+    assert texts and all(found == label for found in texts), f"text outputs not labelled {label}: {texts[:3]}"
     folded = re.findall(r"<details([^>]*)>\s*<summary>Answer</summary>(.*?)</details>", content, re.DOTALL)
     assert len(folded) == len(_answer_groups(notebook)), "every answer is in its own <details>"
     for attributes, inner in folded:

@@ -157,6 +157,43 @@ def test_search_ignores_a_stop_word(search_results: dict[str, list[str]], word: 
     )
 
 
+INDEX_BUDGET = 300_000  # bytes of search/search_index.json, which every page fetches
+
+
+@pytest.mark.slow
+def test_the_search_index_is_light(site: Path) -> None:
+    """Code listings and outputs are out of the index, and prose is in it once per page
+    (pylive/search.py); the searches above show that readers still find their pages."""
+    path = site / "search" / "search_index.json"
+    size = path.stat().st_size
+    docs = json.loads(path.read_text(encoding="utf-8"))["docs"]
+    texts = " ".join(doc["text"] + " " + doc.get("words", "") for doc in docs)
+    assert "<pre>" not in texts and "Output · " not in texts, "code listings or outputs are in the index"
+    assert size <= INDEX_BUDGET, f"the search index weighs {size / 1000:.0f} KB, over {INDEX_BUDGET / 1000:.0f} KB"
+
+
+def test_the_light_index_keeps_every_word_of_a_page() -> None:
+    from pylive import search
+
+    separator = r"[\s\-,:;?()\"'`/|{}]+|\.(?!\d)|&(?:[lg]t|amp|quot|#39);|\b(?:a|is|the)\b"
+    index = {"config": {"separator": separator, "fields": {"title": {"boost": 1000.0}}}, "docs": [
+        {"location": "p/", "title": "Names", "text": "<p>A name is a <code>reference</code>; the names share.</p>",
+         "tags": ["alias"]},
+        {"location": "p/#objects", "title": "Objects", "text": "<p>The reference is counted: sys.getrefcount &amp; 3.12</p>",
+         "tags": ["alias"]},
+        {"location": "q/", "title": "Other", "text": "<p>reference</p>"},
+    ]}
+    light = search.lighten(index)
+    assert light["config"]["fields"]["words"] == {"boost": 1.0}
+    page, section, other = light["docs"]
+    assert page["text"].startswith("A name is a reference") and page["tags"] == ["alias"]
+    assert page["words"].split() == ["name", "reference", "share"]  # "names" is the title's
+    # a word already indexed on the page is not repeated; the section keeps its new ones
+    assert section["text"] == "" and "tags" not in section
+    assert section["words"].split() == ["counted", "sys", "getrefcount", "3.12"]
+    assert other["words"] == "reference", "another page indexes its own words"
+
+
 # -- the glossary ---------------------------------------------------------------------------
 
 

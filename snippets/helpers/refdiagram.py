@@ -339,7 +339,8 @@ def draw(
         f"<style>{STYLE}</style>",
     ]
     # One line per element and no blank line, so Markdown passes the block through untouched.
-    return '<div class="refdiagram-figure">\n' + "\n".join(head + body + arrows + ["</svg>"]) + "\n</div>"
+    # Focusable: on a narrow screen the figure scrolls sideways (docs/assets/site.css), by keyboard too.
+    return '<div class="refdiagram-figure" tabindex="0">\n' + "\n".join(head + body + arrows + ["</svg>"]) + "\n</div>"
 
 
 def side_by_side(*figures: str) -> str:
@@ -356,7 +357,7 @@ def _check() -> None:
     outer = [inner, inner, "spam"]
     outer.append(outer)  # a cycle
     svg = draw({"a": outer, "b": outer, "c": inner}, title="aliasing & a cycle")
-    assert svg.startswith('<div class="refdiagram-figure">') and "\n\n" not in svg
+    assert svg.startswith('<div class="refdiagram-figure" tabindex="0">') and "\n\n" not in svg
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     picture = root.find(f"{ns}svg")
