@@ -217,7 +217,8 @@ def test_node_reached_through_the_javascript_bridge_is_sandboxed(runtime: wasm.W
 @pytest.mark.parametrize("reach", ["import js", "js = __import__('j' + 's')"])
 def test_javascript_globals_set_by_one_example_are_not_seen_by_the_next(py314: wasm.WasmRuntime, reach: str) -> None:
     assert run(py314, f"{reach}\njs.globalThis.planted = 1").succeeded
-    assert run(py314, "import js\nprint(hasattr(js, 'planted'))").output == "False\n"
+    for _ in range(py314.workers):  # whichever worker thread runs the next ones
+        assert run(py314, "import js\nprint(hasattr(js, 'planted'))").output == "False\n"
 
 
 def test_a_helper_file_can_be_imported(runtime: wasm.WasmRuntime) -> None:
