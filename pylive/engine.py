@@ -769,13 +769,24 @@ class _EarlyStart:
     """
 
     def __init__(self) -> None:
-        # Two more threads than cores: a run on WebAssembly mostly waits for its Node process.
+        # Two more threads than cores: a native run waits for its processes to start and end.
         self.pool = ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 2)
+        # A runtime hosted by one process (WebAssembly) serves one example at a time: its runs
+        # queue in a thread of their own, never holding the native runs' threads while they wait.
+        self.queues: dict[str, ThreadPoolExecutor] = {}
         self.started: dict[str, Future[Any]] = {}
         self.taken = 0
 
     def start(self, function: Callable[..., Any], *args: Any) -> None:
-        self.started.setdefault(repr((function.__name__, args)), self.pool.submit(function, *args))
+        """Start function(code or statements, interpreter, timeout) in the background."""
+        key = repr((function.__name__, args))
+        if key in self.started:
+            return
+        path = args[1].path
+        pool = self.pool
+        if path in RUNTIMES:
+            pool = self.queues.get(path) or self.queues.setdefault(path, ThreadPoolExecutor(max_workers=1))
+        self.started[key] = pool.submit(function, *args)
 
     def take(self, function: Callable[..., T], *args: Any) -> T:
         future = self.started.pop(repr((function.__name__, args)), None)
