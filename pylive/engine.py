@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import selectors
 import shutil
 import signal
@@ -491,7 +492,7 @@ class _Launched:
                 self.returncode = int(self._said.split(b"\n")[0])
                 break
             left = deadline - time.monotonic()
-            if left <= 0 or not selectors.select.select([self._reply], [], [], left)[0]:
+            if left <= 0 or not select.select([self._reply], [], [], left)[0]:
                 raise subprocess.TimeoutExpired("sandbox", timeout)
             chunk = self._reply.recv(64)
             if not chunk:  # ended without a word: killed
@@ -537,7 +538,7 @@ class _LaunchServer:
             theirs.close()
         said = b""
         while b"\n" not in said:  # its process id, once it has forked
-            if not selectors.select.select([reply], [], [], 30)[0]:
+            if not select.select([reply], [], [], 30)[0]:
                 break
             chunk = reply.recv(64)
             if not chunk:
