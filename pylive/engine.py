@@ -461,19 +461,23 @@ def _remove_cgroup(folder: Path | None) -> None:
             time.sleep(0.02)
 
 
-def _settings(argv: list[str], cwd: Path | str, limits: Limits, fds: list[int], cgroup: Path | None) -> dict:
+def _settings(argv: list[str], cwd: Path | str, limits: Limits, fds: list[int], cgroup: Path | None,
+              host: bool = False) -> dict:
     """What sandbox.py needs to know: see its docstring."""
     return {
         "argv": argv, "cwd": str(cwd), "readonly": sorted(set(PROTECTED)), "fds": fds,
         "memory": limits.memory, "file_size": limits.file_size, "cgroup": str(cgroup) if cgroup else None,
+        **early.quiet.placement(host),
     }
 
 
 def sandbox_command(argv: list[str], cwd: Path | str, limits: Limits = LIMITS, fds: list[int] | None = None,
-                    cgroup: Path | None = None) -> list[str]:
+                    cgroup: Path | None = None, host: bool = False) -> list[str]:
     """The command that runs argv inside the sandbox (sandbox.py): in the folder cwd, with the
-    checkout read-only, the limits, and the file descriptors fds kept open."""
-    return [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(_settings(argv, cwd, limits, fds or [], cgroup))]
+    checkout read-only, the limits, and the file descriptors fds kept open. A `host` serves
+    many examples (see _QuietCore.placement)."""
+    settings = _settings(argv, cwd, limits, fds or [], cgroup, host)
+    return [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)]
 
 
 class _Launched:
@@ -560,6 +564,7 @@ class _LaunchServer:
                 stderr=subprocess.DEVNULL, start_new_session=True,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             )
+            early.quiet.host(self._process.pid, tree=False)
         finally:
             theirs.close()
 
@@ -569,6 +574,7 @@ class _LaunchServer:
             self._control.close()
             self._control = None
         if self._process is not None:
+            early.quiet.host(self._process.pid, running=False)
             try:
                 self._process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -760,13 +766,136 @@ def cached(compute: Callable[[], T], kind: type[T], *key: object) -> T:
     return result
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and by them, and so on."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        try:
+            stat = Path(entry.path, "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:  # it has ended
+            continue
+        if stat:
+            children.setdefault(int(stat.rpartition(")")[2].split()[1]), []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Set the CPU affinity of every thread of process `pid` (threads and processes it
+    starts later inherit it)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # it has ended
+        return
+    for thread in threads:
+        try:
+            os.sched_setaffinity(int(thread), cpus)
+        except OSError:
+            pass
+
+
+class _QuietCore:
+    """Where the runs that measure time run: one at a time, in a lane of their own.
+
+    A `quiet` run (a timeit block, an example that declares needs="timing") runs on a core
+    kept for it, at normal priority, while the build keeps its own threads, the launch
+    server and the WebAssembly hosts off that core and runs every other example at the
+    lowest priority (nice 19). When no such run is pending, every core is everyone's
+    again. So timings need not wait until every other example has run, nor the other
+    examples for the timings, and pages render as soon as their examples are done.
+
+    An `alone` run (one that also declares needs="cores": it measures work spread over
+    several cores) first waits until nothing else runs (`before`: the examples started
+    early are done), then has every core. The build starts those before anything else.
+
+    An example is never pinned: it may use every core the build was given and sees them
+    all in os.sched_getaffinity (an example about cores would otherwise print how busy the
+    build happened to be). With a single core there is nothing to keep apart: every run of
+    the lane is then an `alone` run."""
+
+    NICE = 19  # the priority of every example but those of the lane
+
+    def __init__(self) -> None:
+        self.cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        self.core = max(self.cores) if len(self.cores) > 1 and Path("/proc/self/task").is_dir() else None
+        self.lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pylive-quiet")
+        self.before: Callable[[], None] = lambda: None
+        self._lock = threading.Lock()
+        self._pending = 0  # quiet runs submitted, not yet ended
+        self._here = threading.local()
+        self._hosts: dict[int, bool] = {}  # pid: with its descendants
+
+    def submit(self, function: Callable[..., T], *args: Any, alone: bool = False) -> Future[T]:
+        alone = alone or self.core is None
+        if not alone:
+            with self._lock:
+                self._pending += 1
+                if self._pending == 1:
+                    self._keep_off()
+        return self.lane.submit(self._run, alone, function, *args)
+
+    def _run(self, alone: bool, function: Callable[..., T], *args: Any) -> T:
+        try:
+            if alone:
+                self.before()
+            self._here.place = "alone" if alone else "quiet"
+            return function(*args)
+        finally:
+            self._here.place = ""
+            if not alone:
+                with self._lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._keep_off()
+
+    def host(self, pid: int, tree: bool = True, running: bool = True) -> None:
+        """A long-lived process of the build that started, or (`running=False`) ended: kept
+        off the quiet core like the build's own threads, with its descendants if `tree` (a
+        WebAssembly host, whose Python cannot see its cores; not the launch server, whose
+        descendants are examples)."""
+        with self._lock:
+            if running:
+                self._hosts[pid] = tree
+                self._keep_off({pid: tree})
+            else:
+                self._hosts.pop(pid, None)
+
+    def _keep_off(self, hosts: dict[int, bool] | None = None) -> None:
+        """Pin the build's threads and its hosts to every core but the quiet one while quiet
+        runs are pending, to every core otherwise."""
+        if self.core is None:
+            return
+        cpus = self.cores - {self.core} if self._pending else self.cores
+        if hosts is None:
+            _pin(os.getpid(), cpus)
+            hosts = self._hosts
+        for pid, tree in hosts.items():
+            for process in [pid, *(_descendants(pid) if tree else [])]:
+                _pin(process, cpus)
+
+    def placement(self, host: bool = False) -> dict[str, Any]:
+        """The cores and priority of a sandbox started from this thread: for a run of the
+        lane, its core (or every core) at normal priority; for an example, every core at the
+        lowest priority; for a `host`, the lowest priority on the cores the build's threads have."""
+        place = getattr(self._here, "place", "")
+        if host:
+            return {"cpus": None, "nice": self.NICE}
+        if place == "quiet" and self.core is not None:
+            return {"cpus": [self.core], "nice": 0}
+        return {"cpus": sorted(self.cores) or None, "nice": 0 if place else self.NICE}
+
+
 class _EarlyStart:
     """Runs started in the background before a page asks for them.
 
     The build knows every example before it renders the first page, and examples are
     independent programs, so it starts them all at once on every core (`start`); when a
     page then asks for the same run, it gets that result (`take`) instead of waiting for
-    a new child. Anything not started early simply runs when asked.
+    a new child. Anything not started early simply runs when asked. A run that measures
+    time (`place` "quiet" or "alone") runs in the quiet core's lane instead, early or when asked.
     """
 
     def __init__(self) -> None:
@@ -775,53 +904,71 @@ class _EarlyStart:
         # A runtime hosted by one process (WebAssembly) serves one example at a time: its runs
         # queue in a thread of their own, never holding the native runs' threads while they wait.
         self.queues: dict[str, ThreadPoolExecutor] = {}
+        self.quiet = _QuietCore()
+        self.quiet.before = self.wait
         self.started: dict[str, Future[Any]] = {}
+        self._lane: set[Future[Any]] = set()
         self.taken = 0
 
-    def start(self, function: Callable[..., Any], *args: Any) -> None:
-        """Start function(code or statements, interpreter, timeout) in the background."""
+    def start(self, function: Callable[..., Any], *args: Any, place: str = "") -> Future[Any] | None:
+        """Start function(*args) in the background (args[1] is the interpreter of a run)."""
         key = repr((function.__name__, args))
         if key in self.started:
-            return
+            return None
+        if place:
+            self.started[key] = future = self.quiet.submit(function, *args, alone=place == "alone")
+            self._lane.add(future)
+            return future
         path = args[1].path
         pool = self.pool
         if path in RUNTIMES:
             pool = self.queues.get(path) or self.queues.setdefault(path, ThreadPoolExecutor(max_workers=1))
-        self.started[key] = pool.submit(function, *args)
+        self.started[key] = future = pool.submit(function, *args)
+        return future
 
-    def take(self, function: Callable[..., T], *args: Any) -> T:
+    def take(self, function: Callable[..., T], *args: Any, place: str = "") -> T:
         future = self.started.pop(repr((function.__name__, args)), None)
         if future is None:
-            return function(*args)
+            return self.quiet.submit(function, *args, alone=place == "alone").result() if place else function(*args)
         self.taken += 1
+        self._lane.discard(future)
         return future.result()
 
     def wait(self) -> None:
-        """Let every early run finish (timings must not compete with them for the cores)."""
-        wait_for(list(self.started.values()))
+        """Let every early run but those of the quiet core's lane finish."""
+        wait_for([future for future in self.started.values() if future not in self._lane])
 
 
 early = _EarlyStart()
 
 
-def start_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> None:
-    """Start `run_script(code, interpreter, timeout)` in the background."""
-    early.start(_run_script, code, interpreter, timeout)
+def place_of(needs: set[str]) -> str:
+    """Where a run of an example with these needs= runs (see _QuietCore): "alone" for one
+    that measures work on several cores, "quiet" for one that measures time, "" for others."""
+    return "alone" if "cores" in needs else "quiet" if "timing" in needs else ""
 
 
-def start_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> None:
-    """Start `run_transcript(statements, interpreter, timeout)` in the background."""
-    early.start(_run_transcript, statements, interpreter, timeout)
+def start_script(code: str, interpreter: Interpreter, timeout: float = 10.0, place: str = "") -> Future[Any] | None:
+    """Start `run_script(code, interpreter, timeout, place)` in the background."""
+    return early.start(_run_script, code, interpreter, timeout, place=place)
 
 
-def run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> Run:
-    """`python example.py` in a fresh temporary folder, or its result if started early."""
-    return early.take(_run_script, code, interpreter, timeout)
+def start_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0,
+                     place: str = "") -> Future[Any] | None:
+    """Start `run_transcript(statements, interpreter, timeout, place)` in the background."""
+    return early.start(_run_transcript, statements, interpreter, timeout, place=place)
 
 
-def run_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0) -> TranscriptRun:
+def run_script(code: str, interpreter: Interpreter, timeout: float = 10.0, place: str = "") -> Run:
+    """`python example.py` in a fresh temporary folder, or its result if started early;
+    `place`: see place_of."""
+    return early.take(_run_script, code, interpreter, timeout, place=place)
+
+
+def run_transcript(statements: list[Statement], interpreter: Interpreter, timeout: float = 10.0,
+                   place: str = "") -> TranscriptRun:
     """The transcript typed into an interactive interpreter, or its result if started early."""
-    return early.take(_run_transcript, statements, interpreter, timeout)
+    return early.take(_run_transcript, statements, interpreter, timeout, place=place)
 
 
 def _run_script(code: str, interpreter: Interpreter, timeout: float = 10.0) -> Run:

@@ -25,7 +25,8 @@ import logging
 import re
 import os
 import platform
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 from functools import partial
 from collections.abc import Callable
 from pathlib import Path
@@ -51,8 +52,8 @@ PYTHON_OPTIONS = {"loc", "source", "versions", "timeout", "returncode", "output"
 PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes", "predict"}
 # What an example may declare it relies on (needs="threads,subprocess"): a runtime that
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
-NEEDS = {"threads", "subprocess", "sockets", "timing", "native"}
-TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout"}
+NEEDS = {"threads", "subprocess", "sockets", "timing", "cores", "native"}
+TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout", "needs"}
 
 
 def _notebook_title(path: Path) -> str | None:
@@ -290,40 +291,59 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_files(self, files: Any, config: Any) -> Any:
         """Start every example of the site at once, on every core, before any page renders
-        (a page then takes its finished result; see engine._EarlyStart). Fences that
-        include snippet files run when their page renders, once the includes are expanded.
+        (a page then takes its finished result; see engine._EarlyStart), in the order the
+        pages are read, so that the first pages find theirs done first. Fences that include
+        snippet files run when their page renders, once the includes are expanded.
         The generated page of what changed between versions comes last, so that it is read
         when every other page has run its examples."""
         if self.config.changes_page:
             files.append(File.generated(config, self.config.changes_page, content=""))
         if not self.execute:
             return files
+        included = self._snippets(config)
+        runs: list[tuple[Callable[..., Any], str]] = []  # start(place=...), place
         for file in files.documentation_pages():
             if not file.src_uri.endswith(".md") or self.dirty and not file.is_modified():
                 continue
             for fence in fences.scan(file.content_string):
-                if not fence.runs or fence.includes or fence.lang not in ("python", "py", "pycon"):
-                    continue
-                try:
-                    timeout = float(fence.options.get("timeout", self.config.timeout))
-                except ValueError:
-                    continue  # reported with its page and line when the page renders
-                needs = engine.needs_of(fence.options)
-                for interpreter in self._choose(fence.options.get("versions", "")).interpreters:
-                    if needs & interpreter.lacks:
-                        continue
-                    if fence.lang != "pycon":
-                        engine.start_script(fence.body, interpreter, timeout)
-                        continue
-                    try:
-                        engine.start_transcript(engine.parse_transcript(fence.body), interpreter, timeout)
-                    except engine.EngineError:
-                        continue  # reported with its page and line when the page renders
+                if not fence.runs or fences.missing_includes(fence, self.base_dir):
+                    continue  # a missing include is reported with its page and line when the page renders
+                runs += self._early_runs(replace(fence, body=included(fence.body)) if fence.includes else fence)
+        # What measures work on several cores first, while nothing else runs; then the rest.
+        wait([f for f in (start(place=place) for start, place in runs if place == "alone") if f])
+        for start, place in runs:
+            if place != "alone":
+                start(place=place)
         return files
 
-    def on_nav(self, nav: Any, config: Any, files: Any) -> Any:
-        engine.early.wait()  # timings, measured while pages render, get quiet cores
-        return nav
+    def _early_runs(self, fence: fences.Fence) -> list[tuple[Callable[..., Any], str]]:
+        """The runs a fence will ask for when its page renders, each as a function that starts
+        it and the place it runs (engine.place_of); none if the fence's options are wrong (the
+        page reports that, with its line)."""
+        needs = engine.needs_of(fence.options)
+        if fence.lang == "timeit":
+            place = "alone" if "cores" in needs else "quiet"
+            return [(partial(engine.early.start, timing.measure_settled, *measurement), place)
+                    for measurement in self._early_timings(fence.body, fence.options)]
+        if fence.lang not in ("python", "py", "pycon"):
+            return []
+        try:
+            timeout = float(fence.options.get("timeout", self.config.timeout))
+            code = engine.parse_transcript(fence.body) if fence.lang == "pycon" else fence.body
+        except (ValueError, engine.EngineError):
+            return []
+        start = engine.start_transcript if fence.lang == "pycon" else engine.start_script
+        return [(partial(start, code, interpreter, timeout), engine.place_of(needs))
+                for interpreter in self._choose(fence.options.get("versions", "")).interpreters
+                if not needs & interpreter.lacks]
+
+    @staticmethod
+    def _snippets(config: Any) -> Callable[[str], str]:
+        """A fence body with its `--8<--` includes expanded as pymdownx.snippets expands them
+        on the page (with the site's settings, but not what they append to every page)."""
+        settings = {**config["mdx_configs"].get("pymdownx.snippets", {}), "auto_append": []}
+        snippets = Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": settings})
+        return lambda body: "\n".join(snippets.preprocessors["snippet"].run(body.split("\n")))
 
     def on_env(self, env: Any, config: Any, files: Any) -> Any:
         """A `--dirty` rebuild reads only the edited pages; read the others' sources too, so
@@ -546,20 +566,45 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if self._nested or "norun" in inputs:
             return False
         problems = self._problems(language, inputs, TIMEIT_OPTIONS)
-        chosen = self._runtime_options(inputs, problems)
         options.update(loc=inputs.get("loc", "?"), problems=problems, needs=engine.needs_of(inputs), changes=inputs.get("changes"))
+        chosen = self._timeit_options(inputs, problems)
         if not problems:
-            options.update(
-                title=inputs.get("title", ""),
-                setup=inputs.get("setup", ""),
-                expect=inputs.get("expect", ""),
-                **chosen,
-                budget=float(inputs.get("budget", timing.DEFAULT_BUDGET)),
-                repeat=int(inputs.get("repeat", timing.DEFAULT_REPEAT)),
-                number=int(inputs["number"]) if "number" in inputs else None,
-                timeout=float(inputs.get("timeout", self.config.timeout)),
-            )
+            options.update(chosen)
         return True
+
+    def _timeit_options(self, inputs: dict[str, str], problems: list[str]) -> dict[str, Any]:
+        """A timeit fence's options, once `problems` (from `_problems`) found none."""
+        chosen = self._runtime_options(inputs, problems)
+        if problems:
+            return {}
+        return dict(
+            title=inputs.get("title", ""),
+            setup=inputs.get("setup", ""),
+            expect=inputs.get("expect", ""),
+            **chosen,
+            budget=float(inputs.get("budget", timing.DEFAULT_BUDGET)),
+            repeat=int(inputs.get("repeat", timing.DEFAULT_REPEAT)),
+            number=int(inputs["number"]) if "number" in inputs else None,
+            timeout=float(inputs.get("timeout", self.config.timeout)),
+        )
+
+    def _early_timings(self, src: str, inputs: dict[str, str]) -> list[tuple[Any, ...]]:
+        """`_timings` of a fence found before its page renders; none if its options are
+        wrong (the page reports that, with its line)."""
+        problems = self._problems("timeit", inputs, TIMEIT_OPTIONS)
+        options = self._timeit_options(inputs, problems)
+        try:
+            return [] if problems else self._timings(timing.parse(src, options["setup"]), options)
+        except engine.EngineError:
+            return []
+
+    @staticmethod
+    def _timings(plan: timing.Plan, options: dict) -> list[tuple[Any, ...]]:
+        """The arguments of timing.measure_settled for each interpreter that times a timeit
+        fence: not those on WebAssembly, whose timings say nothing of a native interpreter."""
+        timed = [i for i in options["interpreters"] if "timing" not in i.lacks]
+        budget = timing.share(options["budget"], len(timed), len(plan.statements))
+        return [(plan, i, budget, options["repeat"], options["number"], options["timeout"]) for i in timed]
 
     def _validate_other(self, language: str, inputs: dict[str, str], options: dict, attrs: dict, md: Markdown) -> bool:
         """Every fence the engine does not run: check its `norun` reason, then highlight it
@@ -702,7 +747,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         return f'<div class="pylive-live" {attributes}>\n{shown}\n</div>'
 
     def _run_python_block(self, src: str, options: dict, interpreter: engine.Interpreter) -> engine.Run:
-        run = engine.run_script(src, interpreter, options["timeout"])
+        run = engine.run_script(src, interpreter, options["timeout"], place=engine.place_of(options["needs"]))
         what = f"python block under {interpreter.label}"
         loc, failures = options["loc"], options["failures"]
         if run.timed_out:
@@ -738,7 +783,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         if not self.execute:
             return self._runnable(self._convert(md, code_block("pycon", src)), "pycon", typed, options)
         interpreters = [i for i in options["interpreters"] if not options["needs"] & i.lacks]
-        runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"]), interpreters)
+        runs = self._run_all(partial(engine.run_transcript, statements, timeout=options["timeout"],
+                                     place=engine.place_of(options["needs"])), interpreters)
         self._note_produced(options["loc"], zip(interpreters, runs))
         results: list[tuple[engine.Interpreter, str | None]] = []
         for interpreter, run in zip(interpreters, runs):
@@ -796,13 +842,12 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("text", src))
         # Timings are measured only where they mean something (not on WebAssembly).
         untimed = [i for i in options["interpreters"] if "timing" in i.lacks]
-        interpreters = [i for i in options["interpreters"] if "timing" not in i.lacks]
-        budget = timing.share(options["budget"], len(interpreters), len(plan.statements))
         runs = []
-        # One interpreter at a time: timings taken side by side would compete for the cores.
-        for interpreter in interpreters:
-            run, reused = timing.measure_settled(plan, interpreter, budget, options["repeat"], options["number"],
-                                                 options["timeout"])
+        # On the quiet core, one interpreter at a time, most of them started with the examples.
+        for measurement in self._timings(plan, options):
+            interpreter = measurement[1]
+            place = "alone" if "cores" in options["needs"] else "quiet"
+            run, reused = engine.early.take(timing.measure_settled, *measurement, place=place)
             if not reused:
                 self.examples_run += 1
                 self._spent("timings", run.seconds)

@@ -7,7 +7,9 @@ Run by the engine (never imported by the build) as
 with the example's allow-listed environment already in place. The settings name the
 program (`argv`), its working folder, the folders it must not write (`readonly`: the
 checkout), the file descriptors it keeps (`fds`: where drivers send their results), its
-limits (`memory`, `file_size` in bytes, `processes`), and a pids cgroup folder to join.
+limits (`memory`, `file_size` in bytes, `processes`), a pids cgroup folder to join, and
+where it runs: its cores (`cpus`) and its priority (`nice`; a run that measures time gets
+a core of its own at normal priority, the others the lowest priority).
 
 On Linux with user namespaces (the normal case, as root in CI or as a user on a laptop):
 
@@ -187,6 +189,10 @@ def main(settings: dict) -> int:
     # processes only pass on the end of it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _join_cgroup(settings.get("cgroup"))
+    if settings.get("cpus"):
+        os.sched_setaffinity(0, settings["cpus"])
+    if settings.get("nice"):
+        os.setpriority(os.PRIO_PROCESS, 0, settings["nice"])
     # The engine ends a hung example with SIGTERM to this process: end the namespace.
     child = 0
 

@@ -98,7 +98,7 @@ class WasmInterpreter(engine.Interpreter):
     """An interpreter that runs on WebAssembly: `CPython 3.14.2 · WebAssembly`."""
 
     platform = "WebAssembly"
-    lacks = frozenset({"threads", "subprocess", "sockets", "timing", "native"})
+    lacks = frozenset({"threads", "subprocess", "sockets", "timing", "cores", "native"})
 
 
 class HostError(RuntimeError):
@@ -228,7 +228,7 @@ class WasmRuntime:
         try:
             argv = [self.node, str(self.host), str(self.package_dir), str(self.workers)]
             self._process = subprocess.Popen(
-                engine.sandbox_command(argv, self._home.name, HOST_LIMITS),
+                engine.sandbox_command(argv, self._home.name, HOST_LIMITS, host=True),
                 cwd=self._home.name,
                 env=self._env(),
                 stdin=subprocess.PIPE,
@@ -238,6 +238,7 @@ class WasmRuntime:
             )
         except OSError as error:
             raise HostError(f"cannot start {self.node}: {error}") from error
+        engine.early.quiet.host(self._process.pid)
         ready = self._read_answer(time.monotonic() + _START_TIMEOUT)
         if ready is None or not ready.get("ready"):
             self._stop()
@@ -248,6 +249,7 @@ class WasmRuntime:
         process, self._process = self._process, None
         if process is None:
             return
+        engine.early.quiet.host(process.pid, running=False)
         engine.end_sandbox(process, grace=5.0)  # Node and every thread in its namespace
         for stream in (process.stdin, process.stdout):
             try:

@@ -1,0 +1,107 @@
+"""Where examples run (engine._QuietCore): runs that measure time get a core of their own,
+or the whole machine; every other example runs at the lowest priority on every core; the
+build starts every example early, included snippets and timeit blocks too."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pylive import engine
+from test_engine import SITE_CONFIG, build
+
+PYTHON = engine.build_interpreter()
+QUIET = engine.early.quiet
+
+# What a run says about where it runs, and when it started and ended (a run of its own:
+# the tests' result cache keys on the code).
+WHERE = textwrap.dedent("""\
+    import json, os, sys, time
+    started = time.time()
+    time.sleep({pause})  # {nonce}
+    print(json.dumps({{"cpus": sorted(os.sched_getaffinity(0)), "nice": os.getpriority(os.PRIO_PROCESS, 0),
+                      "started": started, "ended": time.time()}}))
+    """)
+
+needs_two_cores = pytest.mark.skipif(QUIET.core is None, reason="a quiet core needs two cores or more")
+
+
+def code(pause: float) -> str:
+    return WHERE.format(pause=pause, nonce=uuid.uuid4().hex)
+
+
+def where(pause: float = 0.0, place: str = "") -> dict:
+    run = engine.run_script(code(pause), PYTHON, timeout=30, place=place)
+    assert run.succeeded, run.output
+    return json.loads(run.output)
+
+
+def test_an_example_may_use_every_core_at_the_lowest_priority() -> None:
+    seen = where()
+    assert seen["cpus"] == sorted(QUIET.cores)
+    assert seen["nice"] == QUIET.NICE
+
+
+@needs_two_cores
+def test_a_run_that_measures_time_has_a_core_of_its_own_that_the_build_keeps_off() -> None:
+    build_cores: list[set[int]] = []
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(where(1.5, place="quiet")))
+    runner.start()
+    time.sleep(0.7)  # the quiet run is sleeping in its sandbox now
+    build_cores.append(os.sched_getaffinity(0))
+    runner.join()
+    assert result["cpus"] == [QUIET.core] and result["nice"] == 0
+    # While it ran, this process (the build) was kept off its core; afterwards, every core is back.
+    assert build_cores[0] == QUIET.cores - {QUIET.core}
+    assert os.sched_getaffinity(0) == QUIET.cores
+    # An example started meanwhile still sees (and may use) every core.
+    assert where()["cpus"] == sorted(QUIET.cores)
+
+
+def test_a_run_on_several_cores_waits_for_the_early_runs_and_has_every_core() -> None:
+    started_early = code(1.0)
+    early = engine.start_script(started_early, PYTHON, 30)
+    alone = where(place="alone")
+    assert early is not None and early.done()
+    before = json.loads(early.result().output)
+    assert alone["started"] >= before["ended"], "the run on every core started while an early run was running"
+    assert alone["cpus"] == sorted(QUIET.cores) and alone["nice"] == 0
+    engine.run_script(started_early, PYTHON, 30)  # taken: nothing is left started
+
+
+def test_the_build_starts_included_examples_and_timings_early(tmp_path: Path) -> None:
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "work.py").write_text(textwrap.dedent("""\
+        # --8<-- [start:work]
+        def work():
+            return sum(range(100))
+        # --8<-- [end:work]
+        """))
+    page = textwrap.dedent('''\
+        # Page
+
+        ```python
+        --8<-- "snippets/work.py:work"
+        print(work())
+        ```
+
+        ```timeit budget="0.2"
+        setup:
+            --8<-- "snippets/work.py:work"
+        work: work()
+        ```
+        ''')
+    done, html = build(tmp_path, page, SITE_CONFIG.replace("{check_paths: true}", '{check_paths: true, base_path: ["."]}'))
+    assert done.returncode == 0, done.stderr
+    ran = re.search(r"pylive: ran (\d+) examples \((\d+) started early\)", done.stderr)
+    assert ran and int(ran[1]) >= 2 and ran[1] == ran[2], ran and ran[0]
+    assert "4950" in html
