@@ -143,8 +143,11 @@ async function workerMain() {
   });
 }
 
-// The runtime is loaded once, a snapshot of it taken, and its module compiled once.
+// The runtime's module is compiled once (for this load too), the runtime loaded once and a
+// snapshot of it taken.
 async function prepare(packageDir) {
+  const compiled = await WebAssembly.compile(readFileSync(join(packageDir, "pyodide.asm.wasm")));
+  shareCompiledModule(compiled);
   const loadPyodide = await importPyodide(packageDir);
   const base = await loadPyodide({
     indexURL: packageDir + "/",
@@ -157,7 +160,6 @@ async function prepare(packageDir) {
   const bytes = base.makeMemorySnapshot();
   const snapshot = new SharedArrayBuffer(bytes.length);
   new Uint8Array(snapshot).set(bytes);
-  const compiled = await WebAssembly.compile(readFileSync(join(packageDir, "pyodide.asm.wasm")));
   return { packageDir, snapshot, compiled };
 }
 

@@ -50,7 +50,7 @@ def test_charts_and_diagrams_are_legible_on_a_phone(browser: object, serve: obje
     measured, small = 0, []
     try:
         for path in pages:
-            reader.open(path)
+            reader.show(path)
             for label, size in reader.page.evaluate(SMALLEST_TEXT):
                 measured += 1
                 if size < MIN_TEXT_PX:
@@ -80,7 +80,7 @@ def test_version_tabs_fit_a_phone(browser: object, serve: object, site: Path) ->
     wide = []
     try:
         for path in pages:
-            reader.open(path)
+            reader.show(path)
             strips = reader.page.evaluate("""() => [...document.querySelectorAll('.tabbed-labels')]
                 .filter(strip => /^3\\.\\d+$/.test(strip.firstElementChild.textContent.trim()))
                 .map(strip => [strip.scrollWidth, strip.clientWidth, strip.textContent.trim()])""")

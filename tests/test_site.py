@@ -443,9 +443,25 @@ class Reader:
 
     def open(self, path: str) -> Visit:
         """Load `path` and wait until the network is idle; what the load did."""
+        self.start(path)
+        return self.finish()
+
+    def show(self, path: str) -> None:
+        """Load `path` until it is laid out as a reader sees it (its fonts too), without waiting
+        for the network to fall idle: for tests that measure the page, not what it fetched."""
+        self.start(path)
+        self.page.wait_for_load_state("load")
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+
+    def start(self, path: str) -> None:
+        """Start loading `path` (the browser goes on loading it while the test does more)."""
         self.visit = Visit(path)
         self.server.take_counts()
-        self.page.goto(self.server.origin + path, wait_until="load")
+        self.page.goto(self.server.origin + path, wait_until="commit")
+
+    def finish(self) -> Visit:
+        """Wait until the page started has loaded and the network is idle; what the load did."""
+        self.page.wait_for_load_state("load")
         self.page.wait_for_load_state("networkidle")
         self.visit.sent, self.visit.size = self.server.take_counts()
         return self.visit
@@ -462,6 +478,12 @@ AXE_RUN = """async ([rules]) => {
     .map(v => `${v.impact} ${v.id}: ${v.help}, e.g. ${v.nodes[0].target.join(' ')}`
               + ` (${(v.nodes[0].any[0] || {message: ''}).message})`);
 }"""
+# AXE_RUN started in the page without waiting for it (on the page's next task: most of
+# axe's work is synchronous), and its result once it is there: axe then checks several
+# pages at once, each in its own renderer process.
+AXE_START = (f"([rules]) => {{ window.__pyliveAxe = new Promise(go => setTimeout(go, 0))"
+             f".then(() => ({AXE_RUN})([rules])); }}")
+AXE_RESULT = "() => window.__pyliveAxe"
 # The dark palette, as the toggle sets it, with transitions off so that axe reads final colours.
 DARK = """() => {
   const still = document.createElement('style');
@@ -471,21 +493,42 @@ DARK = """() => {
 }"""
 
 
+VISIT_LANES = 3  # pages loaded and checked at once: their waits overlap, and so does axe's work
+
+
 @pytest.fixture(scope="session")
-def visits(browser: object, serve: object, site: Path, axe_source: str) -> dict[str, Visit]:
+def visits(browser: object, site: Path, axe_source: str) -> dict[str, Visit]:
     """Every page loaded once with an empty cache, then checked by axe-core: the whole page
-    in the light palette, and colour contrast again in the dark one."""
-    reader = Reader(browser, serve("/"), init_script=axe_source, color_scheme="light")
+    in the light palette, and colour contrast again in the dark one. VISIT_LANES pages at a
+    time, each lane a browser context with a server of its own (so that what a page
+    transferred is counted for that page alone)."""
+    servers = [_Server(site, "/") for _ in range(VISIT_LANES)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    readers = [Reader(browser, server, init_script=axe_source, color_scheme="light") for server in servers]
+    paths = ["/" + page_url(site, built) for built in html_pages(site)]
     found = {}
     try:
-        for built in html_pages(site):
-            visit = reader.open("/" + page_url(site, built))
-            visit.violations += reader.page.evaluate(AXE_RUN, [None])
-            reader.page.evaluate(DARK)
-            visit.violations += [f"[dark palette] {v}" for v in reader.page.evaluate(AXE_RUN, [["color-contrast"]])]
-            found[visit.url] = visit
+        for first in range(0, len(paths), VISIT_LANES):
+            lanes = list(zip(readers, paths[first:first + VISIT_LANES]))
+            for reader, path in lanes:
+                reader.start(path)
+            for reader, _ in lanes:
+                reader.finish()
+                reader.page.evaluate(AXE_START, [None])
+            for reader, _ in lanes:
+                reader.visit.violations += reader.page.evaluate(AXE_RESULT)
+                reader.page.evaluate(DARK)
+                reader.page.evaluate(AXE_START, [["color-contrast"]])
+            for reader, _ in lanes:
+                reader.visit.violations += [f"[dark palette] {v}" for v in reader.page.evaluate(AXE_RESULT)]
+                found[reader.visit.url] = reader.visit
     finally:
-        reader.close()
+        for reader in readers:
+            reader.close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
     return found
 
 
