@@ -7,7 +7,9 @@ what it cannot be told to do:
   directory that is also its TMPDIR (never in the repository), with a timeout per cell. A
   failing or hanging cell fails the build, naming the notebook, the cell's index and its
   first line. When `PYLIVE_CACHE` names a folder (`make serve`), results are cached there
-  like the pages' examples, keyed by the notebook, the interpreter and the Jupyter libraries;
+  like the pages' examples, keyed by the notebook, the interpreter and the Jupyter libraries.
+  The notebooks start running, one after the other in a thread of their own, as soon as the
+  build knows its files, like the pages' examples, instead of when their page is rendered;
 * answers: consecutive cells tagged "answer" render folded in one <details> block;
 * weight and hosts: the page keeps the notebook's cells but not the ~600 KB of JupyterLab
   CSS, nor the MathJax, mermaid (both from a CDN) and clipboard scripts that mkdocs-jupyter
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 from html import escape as html_escape
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
@@ -150,7 +153,33 @@ def _failure(name, notebook, index, error, timeout):
 _produced: dict[str, float] = {}  # notebook path -> when its outputs were produced (for the page's stamp)
 
 
-def _cached_run(notebook, nb_path, kernel_name, allow_errors):
+_early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pylive-labs")
+_started: dict[tuple[str, str, str, bool], Future] = {}  # (path, text, kernel, allow_errors) -> its run
+
+
+@event_priority(-100)  # after the plugin has started the pages' examples
+def on_files(files, config):
+    """Start running every lab notebook that mkdocs-jupyter will render (see _cached_run)."""
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None or not jupyter.config["execute"] or os.environ.get("PYLIVE_EXECUTE", "1") == "0":
+        return files
+    options = (jupyter.config["kernel_name"], jupyter.config["allow_errors"])
+    for file in files.documentation_pages():
+        if not file.src_uri.endswith(".ipynb"):
+            continue
+        notebook = nbformat.read(file.abs_src_path, as_version=4)
+        key = (file.abs_src_path, nbformat.writes(notebook), *options)
+        if key not in _started:
+            _started[key] = _early.submit(_cached_run, notebook, file.abs_src_path, *options, started_early=True)
+    return files
+
+
+def _cached_run(notebook, nb_path, kernel_name, allow_errors, started_early=False):
+    """The notebook run (or its cached run), or the run started early for it."""
+    key = (nb_path, nbformat.writes(notebook), kernel_name, allow_errors)
+    early = None if started_early else _started.pop(key, None)
+    if early is not None:
+        return early.result()
     name = os.path.relpath(nb_path)
     cache = _cache_file(notebook, kernel_name)
     if cache is not None:
