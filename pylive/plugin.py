@@ -25,6 +25,7 @@ import logging
 import re
 import os
 import platform
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import partial
@@ -224,6 +225,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self.changes = changes.Changes()
 
     def on_config(self, config: Any) -> Any:
+        self._rendering = time.thread_time()  # the CPU time of the thread that renders the pages
         self.build_python = engine.build_interpreter()
         explicit = _env_list("PYLIVE_INTERPRETERS", os.pathsep) or self.config.interpreters
         # Finding the interpreters probes each one and starts the WebAssembly runtimes
@@ -416,7 +418,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         log.info(
             f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early) "
             f"in {self.seconds_running:.1f} s of child-process time ("
-            + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.seconds_by_kind.items())) + ")"
+            + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.seconds_by_kind.items()))
+            + f"); the rendering thread used {time.thread_time() - self._rendering:.1f} s of CPU"
         )
 
     def on_shutdown(self) -> None:

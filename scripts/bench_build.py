@@ -231,6 +231,7 @@ def serve_edits(copy: Path, page: str, edits: int, startup_timeout: float) -> di
 
 
 SUMMARY = re.compile(r"pylive: ran .*")
+NOTEBOOK = re.compile(r"labs: ran \S+ in ([\d.]+) s")
 
 
 def main() -> int:
@@ -262,6 +263,8 @@ def main() -> int:
 
         summary = SUMMARY.search(clean.log)
         print(f"   where the time went: {summary[0] if summary else 'no summary in the log'}")
+        notebooks = [float(seconds) for seconds in NOTEBOOK.findall(clean.log)]
+        print(f"   lab notebooks: {len(notebooks)} run in {sum(notebooks):.1f} s, in a thread beside the rest")
         without = build(copy, Path(scratch) / "out-native", PYLIVE_WASM="0")
         figures["native"] = without.seconds
         print(f"1b. the same without WebAssembly:       {without.seconds:7.1f} s  ({without.examples} examples run)"
