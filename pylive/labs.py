@@ -165,8 +165,8 @@ def on_files(files, config):
         return files
     options = (jupyter.config["kernel_name"], jupyter.config["allow_errors"])
     for file in files.documentation_pages():
-        if not file.src_uri.endswith(".ipynb"):
-            continue
+        if not file.src_uri.endswith(".ipynb") or not file.is_modified():
+            continue  # an unchanged notebook that `make serve` does not render again (--dirty)
         notebook = nbformat.read(file.abs_src_path, as_version=4)
         key = (file.abs_src_path, nbformat.writes(notebook), *options)
         if key not in _started:

@@ -344,8 +344,13 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         """A fence body with its `--8<--` includes expanded as pymdownx.snippets expands them
         on the page (with the site's settings, but not what they append to every page)."""
         settings = {**config["mdx_configs"].get("pymdownx.snippets", {}), "auto_append": []}
-        snippets = Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": settings})
-        return lambda body: "\n".join(snippets.preprocessors["snippet"].run(body.split("\n")))
+
+        @functools.cache
+        def preprocessor() -> Any:  # made when a fence first includes something
+            md = Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": settings})
+            return md.preprocessors["snippet"]
+
+        return lambda body: "\n".join(preprocessor().run(body.split("\n")))
 
     def on_env(self, env: Any, config: Any, files: Any) -> Any:
         """A `--dirty` rebuild reads only the edited pages; read the others' sources too, so

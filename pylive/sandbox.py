@@ -247,8 +247,10 @@ def _launch(settings: dict, fds: list[int]) -> None:
     code, reply = 127, -1
     try:
         os.setsid()  # its own process group, which the engine ends as it ends a launcher
-        # Out of the way first: the numbers the example expects may be those they came in on.
-        reply, stdin, output, *kept = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64) for fd in fds)
+        # Out of the way first: the numbers the example expects may be those they came in on,
+        # and none of them may be where the reply goes (its pid would land in a driver's results).
+        lowest = max([63, *settings["fds"]]) + 1
+        reply, stdin, output, *kept = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest) for fd in fds)
         for fd in fds:
             os.close(fd)
         for source, target in ((stdin, 0), (output, 1), (output, 2), *zip(kept, settings["fds"])):

@@ -159,3 +159,21 @@ def test_process_count_is_limited() -> None:
     done = run(code, timeout=30)
     assert "stopped at" in done.output, done.output
     assert int(done.output.split()[2]) < engine.LIMITS.processes
+
+
+def test_a_drivers_results_hold_only_what_it_wrote_whatever_their_descriptor() -> None:
+    """The results pipe keeps the build's number for it in the example; with a busy build
+    that number can be one the launcher moves its own descriptors to (64 and up)."""
+    engine.run_child([*PYTHON.argv, "-c", "pass"], "", 10)  # the launch server is running
+    filler = []
+    while (fd := os.open(os.devnull, os.O_RDONLY)) < 63:  # the results pipe's write end will be 64
+        filler.append(fd)
+    os.close(fd)
+    try:
+        driver = "import os, sys; os.write(int(sys.argv[1]), b'only this\\n')"
+        done = engine.run_child([*PYTHON.argv, "-c", driver, "{results}"], "", 10, results=True)
+    finally:
+        for fd in filler:
+            os.close(fd)
+    assert done.succeeded, done.output
+    assert done.results == "only this\n"
