@@ -324,7 +324,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         page reports that, with its line)."""
         needs = engine.needs_of(fence.options)
         if fence.lang == "timeit":
-            place = "alone" if "cores" in needs else "quiet"
+            place = engine.place_of(needs | {"timing"})  # a timeit block measures time
             return [(partial(engine.early.start, timing.measure_settled, *measurement), place)
                     for measurement in self._early_timings(fence.body, fence.options)]
         if fence.lang not in ("python", "py", "pycon"):
@@ -854,7 +854,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         # On the quiet core, one interpreter at a time, most of them started with the examples.
         for measurement in self._timings(plan, options):
             interpreter = measurement[1]
-            place = "alone" if "cores" in options["needs"] else "quiet"
+            place = engine.place_of(options["needs"] | {"timing"})
             run, reused = engine.early.take(timing.measure_settled, *measurement, place=place)
             if not reused:
                 self.examples_run += 1
