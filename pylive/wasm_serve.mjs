@@ -50,7 +50,15 @@ export async function work({ load, run, keep = () => true, most = 1 }) {
     const instance = await load();
     parentPort.postMessage({ t: "ready" });
     const job = await new Promise((res) => parentPort.once("message", res));
-    const returncode = run(instance, job);
+    let returncode;
+    try {
+      returncode = run(instance, job);
+    } catch (e) {
+      // Said on the port its output went to, so that the host has all the output first
+      // (a worker's "error" event may overtake the messages sent before it).
+      parentPort.postMessage({ t: "crash", s: `${e && e.name}: ${e && e.message}` });
+      return; // retired: its runtime may be left in any state
+    }
     const reusable = done + 1 < most && keep(instance, job);
     parentPort.postMessage({ t: "done", returncode, reusable });
     if (!reusable) break;
@@ -176,6 +184,8 @@ export async function serve(workerFile, prepare) {
           outputs.push(JSON.parse(m.s));
         } else if (m.t === "done") {
           finish({ returncode: m.returncode }, m.reusable);
+        } else if (m.t === "crash") {
+          finish({ returncode: -11, crashed: `the WebAssembly runtime crashed: ${m.s}` });
         }
       };
       const onError = (e) =>
