@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from markdown import Markdown
 from markdown_exec import MarkdownConverter, add_source, code_block, markdown_config, tabbed
 from mkdocs.config import config_options
@@ -55,6 +56,34 @@ PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes", "predict"}
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "cores", "native"}
 TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout", "needs"}
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """The theme's templates as compiled by an earlier build of this process. `mkdocs serve`
+    makes a new Jinja environment for every rebuild, which would otherwise compile Material's
+    templates again each time; Jinja checks each one against its source before using it."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+class _ChangesPage(File):
+    """The generated page of what changed. MkDocs counts a generated file as always
+    modified, so every `--dirty` rebuild would render it again; it is modified only when
+    its Markdown (`markdown`, asked when MkDocs asks) differs from what was last rendered."""
+
+    markdown: Callable[[], str]
+    rendered: str | None  # None: not in the site yet, or a clean build
+
+    def is_modified(self) -> bool:
+        return self.markdown() != self.rendered
 
 
 def _notebook_title(path: Path) -> str | None:
@@ -218,6 +247,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
     # `mkdocs serve` keeps this plugin across rebuilds (it has on_startup): what a rebuild
     # may reuse is kept here, what belongs to one build is set in on_config.
     dirty = False  # a --dirty build renders only the pages edited since the last one
+    _templates: _CompiledTemplates | None = None
+    _changes_rendered: str | None = None  # the Markdown of the what-changed page, as last rendered
     _found: tuple[tuple, list[engine.Interpreter], list[engine.Interpreter]] | None = None
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -299,7 +330,10 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         The generated page of what changed between versions comes last, so that it is read
         when every other page has run its examples."""
         if self.config.changes_page:
-            files.append(File.generated(config, self.config.changes_page, content=""))
+            page = _ChangesPage.generated(config, self.config.changes_page, content="")
+            page.markdown = self.changes.markdown
+            page.rendered = self._changes_rendered if self.dirty else None
+            files.append(page)
         if not self.execute:
             return files
         included = self._snippets(config)
@@ -354,7 +388,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_env(self, env: Any, config: Any, files: Any) -> Any:
         """A `--dirty` rebuild reads only the edited pages; read the others' sources too, so
-        that the navigation and footer name them instead of showing "None"."""
+        that the navigation and footer name them instead of showing "None". Templates
+        compiled by an earlier build of this process are used again."""
+        if self._templates is None:
+            self._templates = _CompiledTemplates()
+        env.bytecode_cache = self._templates
         for file in files.documentation_pages():
             page = file.page
             if page is None or page.markdown is not None:
@@ -417,6 +455,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             seen[interpreter.label] = (interpreter, min(first, run.finished), max(last, run.finished))
 
     def on_post_build(self, config: Any) -> None:
+        self._changes_rendered = self.changes.markdown()  # the page as this build left it in the site
         # MkDocs names a page with a broken link or anchor; these say which line.
         for problem in self.links.problems():
             log.warning(str(problem))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import os
 import re
@@ -426,6 +427,67 @@ def test_a_page_says_when_its_outputs_were_produced_and_by_which_runtime(tmp_pat
                         f"{today:%B} {today.day}, {today.year} (UTC) by {label}."), stamp[1]
     done, html = build(tmp_path / "none", "# Page\n\nNo example here.\n")
     assert done.returncode == 0 and "pylive-page-stamp" not in html
+
+
+# What `mkdocs serve --dirty` does on each rebuild, in one process: build, then rebuild
+# after each edit, saying whether the what-changed page was written again and how many
+# templates Jinja compiled.
+REBUILDS = r"""
+import json, logging, sys, time
+from pathlib import Path
+import jinja2
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+compiled = 0
+compile_template = jinja2.Environment.compile
+def counting(self, *args, **kwargs):
+    global compiled
+    compiled += 1
+    return compile_template(self, *args, **kwargs)
+jinja2.Environment.compile = counting
+logging.basicConfig(level=logging.ERROR)  # a --dirty build warns that it is one, as `make serve` shows
+
+written = Path("site/changes/index.html")
+page = Path("docs/index.md")
+config = load_config(site_dir="site", strict=False)
+config.plugins.on_startup(command="serve", dirty=True)
+facts = []
+for edit in [None, *sys.argv[1:]]:
+    if edit:
+        time.sleep(0.05)  # a new modification time
+        old, new = edit.split("=>")
+        page.write_text(page.read_text().replace(old, new))
+        config = load_config(site_dir="site", strict=False)
+    compiled, before = 0, written.stat().st_mtime_ns if written.exists() else None
+    build(config, serve_url="http://127.0.0.1:8000/", dirty=True)
+    facts.append({"compiled": compiled, "changes_written": written.stat().st_mtime_ns != before,
+                  "changes": written.read_text()})
+config.plugins.on_shutdown()
+print(json.dumps(facts))
+"""
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_a_serve_rebuild_compiles_no_template_and_writes_what_changed_only_when_it_changed(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "mkdocs.yml").write_text(SITE_CONFIG.replace(
+        "plugins: [pylive]", 'plugins: [{pylive: {versions: ["3.12", "3.13"], changes_page: changes.md}}]'))
+    (tmp_path / "docs" / "index.md").write_text(
+        '# Page\n\nSome prose.\n\n```python versions="all"\nimport sys\nprint(sys.version_info >= (3, 13))\n```\n')
+    done = subprocess.run([sys.executable, "-c", REBUILDS, "Some prose.=>Other prose.", "(3, 13)=>(3, 0)"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**{k: v for k, v in os.environ.items() if k != "PYLIVE_REQUIRE_VERSIONS"},
+                               "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr
+    first, prose, code = json.loads(done.stdout)
+    assert first["compiled"] > 0 and first["changes_written"] and "-False\n+True" in _text(first["changes"])
+    assert prose["compiled"] == 0, "a rebuild compiled the theme's templates again"
+    assert not prose["changes_written"], "a prose edit wrote the unchanged what-changed page again"
+    assert code["changes_written"] and "No example printed anything different" in code["changes"]
 
 
 # -- runtimes side by side: WebAssembly, other implementations, what the tabs say ----------
