@@ -728,12 +728,16 @@ def _cache_file(*key: object) -> Path | None:
     """Where a result is cached when `PYLIVE_CACHE` names a folder (as `make serve` does).
 
     The key is the exact code, the exact interpreter (path and version) and the helper
-    modules' contents, so a cached output is what this interpreter printed for this code.
+    modules' names and contents, so a cached output is what this interpreter printed for
+    this code. Where the checkout is is not part of it (no output may show a path of the
+    build machine; the build checks that), so a copy of the repository, such as the one
+    tests/test_serve.py serves, finds the results of the original.
     """
     folder = os.environ.get("PYLIVE_CACHE")
     if not folder:
         return None
-    helpers = sorted((str(p), p.read_text(encoding="utf-8")) for d in HELPER_PATH for p in Path(d).glob("*.py"))
+    helpers = sorted((index, p.name, p.read_text(encoding="utf-8"))
+                     for index, d in enumerate(HELPER_PATH) for p in Path(d).glob("*.py"))
     digest = hashlib.sha256(json.dumps([key, helpers], default=str).encode()).hexdigest()
     return Path(folder, digest[:2], digest + ".json")
 

@@ -206,6 +206,19 @@ def test_the_cache_returns_the_same_run_for_the_same_code_and_interpreter(
     assert engine.run_script(code + "  # changed\n", PYTHON).output != cached[0]
 
 
+def test_a_copy_of_the_checkout_finds_the_same_cached_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path / "cache"))
+    for checkout in ("original", "copy"):
+        (tmp_path / checkout / "helpers").mkdir(parents=True)
+        (tmp_path / checkout / "helpers" / "shapes.py").write_text("SIDES = 4\n")
+    monkeypatch.setattr(engine, "HELPER_PATH", [str(tmp_path / "original" / "helpers")])
+    original = engine._cache_file("Run", "print(1)")
+    monkeypatch.setattr(engine, "HELPER_PATH", [str(tmp_path / "copy" / "helpers")])
+    assert engine._cache_file("Run", "print(1)") == original
+    (tmp_path / "copy" / "helpers" / "shapes.py").write_text("SIDES = 5\n")
+    assert engine._cache_file("Run", "print(1)") != original, "a helper's content is part of the key"
+
+
 def test_failures_are_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path))
     engine.run_script("import random; raise SystemExit(random.random())", PYTHON)
