@@ -1,6 +1,9 @@
 // Host one CPython-on-WebAssembly runtime (a Pyodide package folder) for the build.
 //
-//     node wasm_host.mjs PACKAGE_DIR [WORKERS]
+//     node wasm_host.mjs PACKAGE_DIR [WORKERS [SNAPSHOT]]
+//
+// SNAPSHOT, a file: the memory snapshot to start from if it exists, else where to write
+// the one this host makes (pylive/wasm.py keeps it for the next host of the same runtime).
 //
 // Speaks line-delimited JSON: one request per line on stdin, one response per line on
 // stdout (the first line says the runtime is ready). See pylive/wasm.py for the protocol
@@ -19,7 +22,7 @@
 //   ends that worker only; the host lives on and the next example gets a fresh instance.
 //
 // The protocol and the worker threads are wasm_serve.mjs, shared with micropython_host.mjs.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isMainThread, workerData } from "node:worker_threads";
@@ -144,10 +147,28 @@ async function workerMain() {
 }
 
 // The runtime's module is compiled once (for this load too), the runtime loaded once and a
-// snapshot of it taken.
+// snapshot of it taken, or the snapshot an earlier host took read back.
 async function prepare(packageDir) {
   const compiled = await WebAssembly.compile(readFileSync(join(packageDir, "pyodide.asm.wasm")));
   shareCompiledModule(compiled);
+  const kept = process.argv[4];
+  let bytes;
+  if (kept && existsSync(kept)) {
+    bytes = readFileSync(kept);
+    // One instance restored here first: a snapshot that does not restore (cut short, or
+    // not a snapshot) stops the host before it says it is ready, and wasm.py makes a new one.
+    const loadPyodide = await importPyodide(packageDir);
+    await loadPyodide({ indexURL: packageDir + "/", _loadSnapshot: bytes, env: PY_ENV });
+  } else {
+    bytes = await makeSnapshot(packageDir);
+    if (kept) writeFileSync(kept, bytes);
+  }
+  const snapshot = new SharedArrayBuffer(bytes.length);
+  new Uint8Array(snapshot).set(bytes);
+  return { packageDir, snapshot, compiled };
+}
+
+async function makeSnapshot(packageDir) {
   const loadPyodide = await importPyodide(packageDir);
   const base = await loadPyodide({
     indexURL: packageDir + "/",
@@ -157,10 +178,7 @@ async function prepare(packageDir) {
     stderr: (s) => process.stderr.write(s + "\n"),
   });
   base.runPython(RUNNER);
-  const bytes = base.makeMemorySnapshot();
-  const snapshot = new SharedArrayBuffer(bytes.length);
-  new Uint8Array(snapshot).set(bytes);
-  return { packageDir, snapshot, compiled };
+  return base.makeMemorySnapshot();
 }
 
 if (isMainThread) {

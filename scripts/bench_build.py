@@ -253,6 +253,9 @@ def main() -> int:
         print(f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}, "
               f"{os.cpu_count()} cores, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
 
+        kept = sorted(p.name for p in (ROOT / "node_modules" / ".cache" / "pylive").glob("*.snapshot"))
+        print("WebAssembly hosts start from the memory snapshots kept at installation: " + ", ".join(kept)
+              if kept else "No memory snapshot is kept yet: the first WebAssembly host of each runtime makes it")
         figures: dict[str, float | None] = {}
         clean = build(copy, Path(scratch) / "out-clean")
         figures["clean"] = clean.seconds

@@ -270,6 +270,60 @@ def test_a_dead_host_is_started_again(py314: wasm.WasmRuntime) -> None:
     assert py314._process is not None and py314._process.pid != process.pid
 
 
+# -- the snapshot kept between hosts ---------------------------------------------------
+
+
+@pytest.fixture
+def installed(tmp_path: Path, runtimes: dict[str, wasm.WasmRuntime]) -> Iterator[wasm.WasmRuntime]:
+    """CPython 3.14 installed in a node_modules of its own (links to the real files), so
+    that what this test keeps there is its own."""
+    package = tmp_path / "node_modules" / "pyodide-314"
+    package.mkdir(parents=True)
+    for file in runtimes["pyodide-314"].package_dir.iterdir():
+        (package / file.name).symlink_to(file)
+    runtime = wasm.WasmRuntime(package, node=runtimes["pyodide-314"].node)
+    yield runtime
+    runtime.close()
+
+
+def test_the_snapshot_a_host_makes_is_kept_and_the_next_host_starts_from_it(installed: wasm.WasmRuntime) -> None:
+    kept = installed.kept_snapshot()
+    assert kept is not None and not kept.exists()
+    assert run(installed, "print(6 * 7)").output == "42\n"
+    assert kept.parent == installed.package_dir.parent / ".cache" / "pylive" and kept.stat().st_size > 1 << 20
+    installed.close()
+    kept.write_bytes(b"not a snapshot")  # a host that starts from it fails: a new one is made and kept
+    assert run(installed, "print(6 * 7)").output == "42\n"
+    assert kept.stat().st_size > 1 << 20
+
+
+def test_a_snapshot_is_kept_for_exactly_the_files_it_is_made_of(installed: wasm.WasmRuntime, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = tmp_path / "runner.py"
+    runner.write_text("RUNNER = 1\n")
+    monkeypatch.setattr(installed, "snapshot_code", (runner,))
+    first = installed.kept_snapshot()
+    runner.write_text("RUNNER = 2\n")
+    installed._snapshot = None
+    assert installed.kept_snapshot() != first
+
+
+def test_a_snapshot_planted_by_an_example_is_never_kept(installed: wasm.WasmRuntime) -> None:
+    # Through the bridge an example can write the host's own folder, where a host that finds
+    # no kept snapshot writes the one it makes, and end the host.
+    done = run(installed, """
+        import js
+        fs = js.process.getBuiltinModule("fs")
+        fs.writeFileSync(js.process.cwd() + "/made.snapshot", "planted")
+        js.process.kill(js.process.pid, "SIGKILL")
+    """)
+    assert not done.succeeded
+    kept = installed.kept_snapshot()
+    kept.unlink()  # as if node_modules had none: the next host makes one
+    assert run(installed, "print('next')").output == "next\n"
+    assert kept.stat().st_size > 1 << 20
+
+
 # -- transcripts ---------------------------------------------------------------------
 
 
