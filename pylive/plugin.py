@@ -257,6 +257,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_config(self, config: Any) -> Any:
         self._rendering = time.thread_time()  # the CPU time of the thread that renders the pages
+        self._started = time.time()  # a result that finished before this came from the result cache
         self.build_python = engine.build_interpreter()
         explicit = _env_list("PYLIVE_INTERPRETERS", os.pathsep) or self.config.interpreters
         # Finding the interpreters probes each one and starts the WebAssembly runtimes
@@ -305,6 +306,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         # "docs/x.md" -> {runtime's label: (runtime, when its first and last output there was produced)}
         self._produced: dict[str, dict[str, tuple[engine.Interpreter, float, float]]] = {}
         self.seconds_running = 0.0
+        self.from_cache = 0  # results of an earlier build (PYLIVE_CACHE), not run again
         self.seconds_by_kind: dict[str, float] = {}  # native, WebAssembly, timings: where the time goes
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
         custom = superfences.setdefault("custom_fences", [])
@@ -460,8 +462,9 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         for problem in self.links.problems():
             log.warning(str(problem))
         log.info(
-            f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early) "
-            f"in {self.seconds_running:.1f} s of child-process time ("
+            f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early"
+            + (f"; {self.from_cache} from the result cache, not run again" if self.from_cache else "")
+            + f") in {self.seconds_running:.1f} s of child-process time ("
             + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.seconds_by_kind.items()))
             + f"); the rendering thread used {time.thread_time() - self._rendering:.1f} s of CPU"
         )
@@ -669,10 +672,15 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             results = list(pool.map(run, interpreters))
         self.examples_run += len(results)
         for interpreter, result in zip(interpreters, results):
-            self._spent(interpreter.platform, getattr(result, "seconds", 0.0))
+            self._spent(interpreter.platform, result)
         return results
 
-    def _spent(self, kind: str, seconds: float) -> None:
+    def _spent(self, kind: str, result: Any) -> None:
+        """Count the time a result took, unless it came from the result cache."""
+        if 0 < getattr(result, "finished", 0) < self._started:
+            self.from_cache += 1
+            return
+        seconds = getattr(result, "seconds", 0.0)
         self.seconds_running += seconds
         self.seconds_by_kind[kind] = self.seconds_by_kind.get(kind, 0.0) + seconds
 
@@ -897,7 +905,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             run, reused = engine.early.take(timing.measure_settled, *measurement, place=place)
             if not reused:
                 self.examples_run += 1
-                self._spent("timings", run.seconds)
+                self._spent("timings", run)
             what = f"timeit block under {interpreter.label}"
             if run.timed_out:
                 self._warn(options["failures"], loc, f"{what} did not finish within {options['timeout']:g} s (timeout=)")

@@ -219,6 +219,16 @@ def test_a_copy_of_the_checkout_finds_the_same_cached_runs(tmp_path: Path, monke
     assert engine._cache_file("Run", "print(1)") != original, "a helper's content is part of the key"
 
 
+def test_the_summary_does_not_count_cached_results_as_run(tmp_path: Path) -> None:
+    page = f'# Page\n\n```python\nprint("{tmp_path.name}")\n```\n'
+    cache = str(tmp_path / "cache")
+    first, _ = build(tmp_path / "first", page, PYLIVE_CACHE=cache)
+    again, _ = build(tmp_path / "again", page, PYLIVE_CACHE=cache)
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert "from the result cache" not in first.stderr
+    assert "(1 started early; 1 from the result cache, not run again) in 0.0 s of child-process time" in again.stderr
+
+
 def test_failures_are_never_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path))
     engine.run_script("import random; raise SystemExit(random.random())", PYTHON)

@@ -102,6 +102,6 @@ def test_the_build_starts_included_examples_and_timings_early(tmp_path: Path) ->
         ''')
     done, html = build(tmp_path, page, SITE_CONFIG.replace("{check_paths: true}", '{check_paths: true, base_path: ["."]}'))
     assert done.returncode == 0, done.stderr
-    ran = re.search(r"pylive: ran (\d+) examples \((\d+) started early\)", done.stderr)
+    ran = re.search(r"pylive: ran (\d+) examples \((\d+) started early[;)]", done.stderr)
     assert ran and int(ran[1]) >= 2 and ran[1] == ran[2], ran and ran[0]
     assert "4950" in html
