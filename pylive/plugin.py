@@ -648,6 +648,29 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         except engine.EngineError:
             return []
 
+    def _measure(self, plan: timing.Plan, options: dict, quick: bool | None = None) -> list[tuple[engine.Interpreter, Any]]:
+        """A timeit fence's measurement under each interpreter that times it (a failed one
+        is reported with the fence's line), on the quiet core, one interpreter at a time,
+        most of them started with the examples; `quick`: see timing.measure."""
+        runs = []
+        for measurement in self._timings(plan, options):
+            interpreter = measurement[1]
+            place = engine.place_of(options["needs"] | {"timing"})
+            arguments = measurement if quick is None else (*measurement, quick)  # None: as started early
+            run, reused = engine.early.take(timing.measure_settled, *arguments, place=place)
+            if not reused:
+                self.examples_run += 1
+                self._spent("timings", run)
+            what = f"timeit block under {interpreter.label}"
+            if run.timed_out:
+                self._warn(options["failures"], options["loc"],
+                           f"{what} did not finish within {options['timeout']:g} s (timeout=)")
+            elif not run.succeeded:
+                self._warn(options["failures"], options["loc"], f"{what} failed (exit code {run.returncode}): {run.output}")
+            else:
+                runs.append((interpreter, run))
+        return runs
+
     @staticmethod
     def _timings(plan: timing.Plan, options: dict) -> list[tuple[Any, ...]]:
         """The arguments of timing.measure_settled for each interpreter that times a timeit
@@ -897,22 +920,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             return self._convert(md, code_block("text", src))
         # Timings are measured only where they mean something (not on WebAssembly).
         untimed = [i for i in options["interpreters"] if "timing" in i.lacks]
-        runs = []
-        # On the quiet core, one interpreter at a time, most of them started with the examples.
-        for measurement in self._timings(plan, options):
-            interpreter = measurement[1]
-            place = engine.place_of(options["needs"] | {"timing"})
-            run, reused = engine.early.take(timing.measure_settled, *measurement, place=place)
-            if not reused:
-                self.examples_run += 1
-                self._spent("timings", run)
-            what = f"timeit block under {interpreter.label}"
-            if run.timed_out:
-                self._warn(options["failures"], loc, f"{what} did not finish within {options['timeout']:g} s (timeout=)")
-            elif not run.succeeded:
-                self._warn(options["failures"], loc, f"{what} failed (exit code {run.returncode}): {run.output}")
-            else:
-                runs.append((interpreter, run))
+        runs = self._measure(plan, options)
+        if any(run.quick for _, run in runs) and timing.contradictions(options["expect"], timing.measurements(runs)):
+            # A rough figure of quick mode (make serve) contradicts what the page says: it
+            # is measured as the published build measures it before the page says so.
+            runs = self._measure(plan, options, quick=False)
         self._note_produced(loc, runs)
         if not runs:
             return self._convert(md, code_block("python", timing.listing(plan)))

@@ -215,20 +215,22 @@ def measure_settled(
     repeat: int = DEFAULT_REPEAT,
     number: int | None = None,
     timeout: float = 10.0,
+    quick: bool | None = None,
 ) -> tuple[TimingRun, bool]:
     """`measure`, taken again when a statement's spread is over SPREAD_LIMIT (outside
     quick mode): the second measurement uses the first's loops, and the figures are the
     fastest of both measurements' repeats. Also whether the run was measured earlier in
     this build: blocks (on two pages) that time the same statements under the same
     interpreter with the same budget show one measurement, so that they agree."""
-    key = json.dumps([plan.setup, plan.statements, budget, repeat, number, timeout, quick_mode(),
+    quick = quick_mode() if quick is None else quick
+    key = json.dumps([plan.setup, plan.statements, budget, repeat, number, timeout, quick,
                       interpreter.path, interpreter.version])
     if key in _THIS_BUILD:
         return _THIS_BUILD[key], True
-    first = measure(plan, interpreter, budget, repeat, number, timeout)
+    first = measure(plan, interpreter, budget, repeat, number, timeout, quick)
     run = first
     if first.succeeded and not first.quick and first.spread > SPREAD_LIMIT:
-        again = measure(plan, interpreter, budget, repeat, number, timeout,
+        again = measure(plan, interpreter, budget, repeat, number, timeout, quick,
                         numbers=None if number else [r["number"] for r in first.results])
         if again.succeeded:
             run = _combined(first, again)

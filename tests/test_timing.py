@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -348,8 +349,8 @@ def test_the_chart_is_an_image_of_svg_that_needs_nothing_from_elsewhere() -> Non
 # -- a site built with the fence ------------------------------------------------------------
 
 
-def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess:
-    (tmp_path / "docs").mkdir()
+def _build(tmp_path: Path, page: str, **settings: str) -> subprocess.CompletedProcess:
+    (tmp_path / "docs").mkdir(parents=True)
     (tmp_path / "docs" / "index.md").write_text(page, encoding="utf-8")
     (tmp_path / "mkdocs.yml").write_text(
         textwrap.dedent("""\
@@ -366,7 +367,7 @@ def _build(tmp_path: Path, page: str) -> subprocess.CompletedProcess:
         encoding="utf-8",
     )
     inherited = {k: v for k, v in os.environ.items() if k != "PYLIVE_REQUIRE_VERSIONS"}
-    env = {**inherited, "PYLIVE_INTERPRETERS": sys.executable, "NO_MKDOCS_2_WARNING": "1"}
+    env = {**inherited, "PYLIVE_INTERPRETERS": sys.executable, "NO_MKDOCS_2_WARNING": "1", **settings}
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
@@ -404,6 +405,27 @@ def test_a_contradicted_expectation_fails_the_strict_build_naming_page_and_line(
     done = _build(tmp_path, PAGE.format(expect="loop < sum"))
     assert done.returncode != 0
     assert re.search(r"WARNING -  docs/index\.md:5: expected loop < sum \(faster by 1\.05× at least\), but the build measured loop at", done.stderr), done.stderr
+
+
+@pytest.mark.slow
+def test_a_quick_measurement_that_contradicts_the_page_is_measured_again_in_full(tmp_path: Path) -> None:
+    # make serve measures roughly (PYLIVE_QUICK=1) and keeps what it measured (PYLIVE_CACHE).
+    settings = {"PYLIVE_QUICK": "1", "PYLIVE_CACHE": str(tmp_path / "cache")}
+    page = PAGE.format(expect="sum < loop")
+    done = _build(tmp_path / "first", page, **settings)
+    assert done.returncode == 0, done.stderr
+    # The rough figures it kept now say the opposite: as a busy machine can make them say.
+    [kept] = [f for f in (tmp_path / "cache").rglob("*.json") if '"quick": true' in f.read_text()]
+    run = json.loads(kept.read_text())
+    by_name = {result["label"]: result for result in run["results"]}
+    by_name["sum"]["times"], by_name["loop"]["times"] = by_name["loop"]["times"], by_name["sum"]["times"]
+    by_name["sum"]["number"], by_name["loop"]["number"] = by_name["loop"]["number"], by_name["sum"]["number"]
+    kept.write_text(json.dumps(run))
+    done = _build(tmp_path / "again", page, **settings)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "again" / "site" / "index.html").read_text(encoding="utf-8")
+    assert "Quick measurement" not in html, "the page shows the rough figures, not the full measurement"
+    assert re.search(r"Fastest: <strong>sum</strong>", html)
 
 
 @pytest.mark.slow
