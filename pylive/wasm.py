@@ -123,6 +123,11 @@ class WasmRuntime:
 
     def __init__(self, package_dir: Path, node: str = "node", workers: int = 2) -> None:
         self.package_dir = Path(package_dir).resolve()
+        # The installed runtimes, and the snapshots kept beside them, are never written by
+        # an example, also where node_modules is not inside the checkout (a link to it).
+        installed = self.package_dir.parent
+        if not any(installed.is_relative_to(folder) for folder in engine.PROTECTED):
+            engine.PROTECTED.append(str(installed))
         self.node = node
         # Worker threads, each restoring its next instance ahead of need: with two, one restores
         # while the other runs, and back-to-back examples took 74 ms each instead of 110 ms.

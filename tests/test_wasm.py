@@ -274,9 +274,11 @@ def test_a_dead_host_is_started_again(py314: wasm.WasmRuntime) -> None:
 
 
 @pytest.fixture
-def installed(tmp_path: Path, runtimes: dict[str, wasm.WasmRuntime]) -> Iterator[wasm.WasmRuntime]:
+def installed(tmp_path: Path, runtimes: dict[str, wasm.WasmRuntime],
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[wasm.WasmRuntime]:
     """CPython 3.14 installed in a node_modules of its own (links to the real files), so
-    that what this test keeps there is its own."""
+    that what this test keeps there is its own (and protected during this test only)."""
+    monkeypatch.setattr(engine, "PROTECTED", list(engine.PROTECTED))
     package = tmp_path / "node_modules" / "pyodide-314"
     package.mkdir(parents=True)
     for file in runtimes["pyodide-314"].package_dir.iterdir():
@@ -306,6 +308,23 @@ def test_a_snapshot_is_kept_for_exactly_the_files_it_is_made_of(installed: wasm.
     runner.write_text("RUNNER = 2\n")
     installed._snapshot = None
     assert installed.kept_snapshot() != first
+
+
+def test_an_example_cannot_write_the_installed_runtime_or_its_kept_snapshot(installed: wasm.WasmRuntime) -> None:
+    assert run(installed, "pass").succeeded  # a snapshot is made and kept
+    kept = installed.kept_snapshot()
+    done = run(installed, f"""
+        import js
+        fs = js.process.getBuiltinModule("fs")
+        for path in ({str(kept)!r}, {str(installed.package_dir / "planted")!r}):
+            try:
+                fs.writeFileSync(path, "planted")
+                print("written")
+            except Exception as error:
+                print("refused:", str(error).split(",")[0])
+    """)
+    assert done.output == "refused: Error: EROFS: read-only file system\n" * 2, done.output
+    assert kept.stat().st_size > 1 << 20
 
 
 def test_a_snapshot_planted_by_an_example_is_never_kept(installed: wasm.WasmRuntime) -> None:
