@@ -491,6 +491,21 @@ print(json.dumps(facts))
 """
 
 
+def test_make_serve_looks_for_edits_every_tenth_of_a_second(tmp_path: Path) -> None:
+    from mkdocs.livereload import LiveReloadServer
+
+    from pylive.plugin import POLL_SECONDS, LivePlugin
+
+    server = LiveReloadServer(builder=lambda: None, host="127.0.0.1", port=0, root=str(tmp_path))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "snippets").mkdir()
+    server.watch(str(tmp_path / "docs"))  # what MkDocs watches before plugins' on_serve
+    assert LivePlugin().on_serve(server, config=None, builder=None) is server
+    server.watch(str(tmp_path / "snippets"))  # mkdocs.serve.yml's watch:, after on_serve
+    assert POLL_SECONDS <= 0.1
+    assert [emitter.timeout for emitter in server.observer.emitters] == [POLL_SECONDS] * 2
+
+
 def _text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
