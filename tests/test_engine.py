@@ -666,6 +666,16 @@ def test_a_compound_statement_is_shown_as_typed_with_its_closing_line() -> None:
     assert simple.typed == ">>> 1"
 
 
+def test_candidates_are_pyenvs_installs_not_its_shims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for place in ("pyenv/shims/python3.12", "pyenv/versions/3.12.1/bin/python3", "usr/bin/python3.11"):
+        (tmp_path / place).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / place).write_text("#!/bin/sh\n")
+        (tmp_path / place).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'pyenv' / 'shims'}{os.pathsep}{tmp_path / 'usr' / 'bin'}")
+    found = engine.candidate_paths(str(tmp_path / "pyenv"))
+    assert found[1:] == [str(tmp_path / "usr/bin/python3.11"), str(tmp_path / "pyenv/versions/3.12.1/bin/python3")]
+
+
 def test_a_probe_is_kept_for_the_very_same_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wrapper = tmp_path / "python-wrapper"
     wrapper.write_text(f'#!/bin/sh\nexec {PYTHON.path} "$@"\n')
