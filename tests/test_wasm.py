@@ -273,24 +273,27 @@ def test_a_dead_host_is_started_again(py314: wasm.WasmRuntime) -> None:
 # -- the snapshot kept between hosts ---------------------------------------------------
 
 
-@pytest.fixture
-def installed(tmp_path: Path, runtimes: dict[str, wasm.WasmRuntime],
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[wasm.WasmRuntime]:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory,
+              runtimes: dict[str, wasm.WasmRuntime]) -> Iterator[wasm.WasmRuntime]:
     """CPython 3.14 installed in a node_modules of its own (links to the real files), so
-    that what this test keeps there is its own (and protected during this test only)."""
-    monkeypatch.setattr(engine, "PROTECTED", list(engine.PROTECTED))
-    package = tmp_path / "node_modules" / "pyodide-314"
+    that what these tests keep there is their own (and protected during them only). Its
+    snapshot, once made, is shared by the tests that do not make one themselves."""
+    package = tmp_path_factory.mktemp("installed") / "node_modules" / "pyodide-314"
     package.mkdir(parents=True)
     for file in runtimes["pyodide-314"].package_dir.iterdir():
         (package / file.name).symlink_to(file)
-    runtime = wasm.WasmRuntime(package, node=runtimes["pyodide-314"].node)
-    yield runtime
-    runtime.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "PROTECTED", list(engine.PROTECTED))
+        runtime = wasm.WasmRuntime(package, node=runtimes["pyodide-314"].node)
+        yield runtime
+        runtime.close()
 
 
 def test_the_snapshot_a_host_makes_is_kept_and_the_next_host_starts_from_it(installed: wasm.WasmRuntime) -> None:
     kept = installed.kept_snapshot()
-    assert kept is not None and not kept.exists()
+    installed.close()
+    kept.unlink(missing_ok=True)
     assert run(installed, "print(6 * 7)").output == "42\n"
     assert kept.parent == installed.package_dir.parent / ".cache" / "pylive" and kept.stat().st_size > 1 << 20
     installed.close()
@@ -304,6 +307,7 @@ def test_a_snapshot_is_kept_for_exactly_the_files_it_is_made_of(installed: wasm.
     runner = tmp_path / "runner.py"
     runner.write_text("RUNNER = 1\n")
     monkeypatch.setattr(installed, "snapshot_code", (runner,))
+    monkeypatch.setattr(installed, "_snapshot", None)
     first = installed.kept_snapshot()
     runner.write_text("RUNNER = 2\n")
     installed._snapshot = None
