@@ -271,7 +271,10 @@ class WasmRuntime:
         except HostError:
             if not (kept and kept.is_file()):
                 raise
-            kept.unlink(missing_ok=True)  # unreadable to this host: make a new one
+            try:
+                kept.unlink()  # unreadable to this host: make a new one
+            except OSError:  # node_modules is read-only here: this host makes its own
+                pass
             self._start_host(None)
 
     def _start_host(self, snapshot: Path | None) -> None:
