@@ -53,7 +53,9 @@ process itself dies or hangs it is killed and started again for the next example
 Known differences from a native process, inherent in the platform: `sys.flags.inspect`
 is 1 (the runtime must not finalize), `sys.executable` names the host script, modules
 imported by Pyodide's own start-up are already in `sys.modules`, and the Python-level
-outputs of `id()`, `sys.getsizeof()` and timings are those of wasm32.
+outputs of `id()`, `sys.getsizeof()` and timings are those of wasm32. The secret of
+`hash()` for str and bytes is the snapshot's, so every example of a runtime sees the same
+`hash("abc")` (the runner seeds `random` afresh, as a new process does).
 """
 
 from __future__ import annotations

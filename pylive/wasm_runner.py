@@ -62,6 +62,11 @@ def _pylive_prepare():
         import tempfile
         for name in ("PYTHONINSPECT", "_"):  # set by the runtime itself, not by Python
             os.environ.pop(name, None)
+        # `random` was seeded when the runtime loaded it, before the memory snapshot: every
+        # instance restored from it would draw the same numbers. A new process seeds it
+        # from the operating system; so does this.
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
         sys.path[:] = [entry for entry in sys.path if entry not in ("", "/home/pyodide")]
         if files:
             helpers = tempfile.mkdtemp(prefix="pylive-helpers-")

@@ -179,6 +179,12 @@ def test_modules_and_interpreter_settings_do_not_leak(runtime: wasm.WasmRuntime)
     assert done.output == "False False False False False\n"
 
 
+def test_random_numbers_differ_from_one_example_to_the_next(runtime: wasm.WasmRuntime) -> None:
+    # As in two runs of `python example.py`; the snapshot holds `random` already seeded.
+    draws = {run(runtime, "import random\nprint(random.random())").output for _ in range(3)}
+    assert len(draws) == 3, draws
+
+
 def test_the_environment_of_the_build_is_not_visible(runtime: wasm.WasmRuntime) -> None:
     done = run(runtime, """
         import os
