@@ -307,6 +307,15 @@ class _Server(ThreadingHTTPServer):
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def start(self) -> _Server:
+        """Serve in a thread of its own."""
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
 
 @pytest.fixture(scope="session")
 def serve(site: Path) -> Iterator:
@@ -315,15 +324,12 @@ def serve(site: Path) -> Iterator:
 
     def start(prefix: str = "/") -> _Server:
         if prefix not in servers:
-            server = _Server(site, prefix)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            servers[prefix] = server
+            servers[prefix] = _Server(site, prefix).start()
         return servers[prefix]
 
     yield start
     for server in servers.values():
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 # -- the browser --------------------------------------------------------------------------
@@ -502,9 +508,7 @@ def visits(browser: object, site: Path, axe_source: str) -> dict[str, Visit]:
     in the light palette, and colour contrast again in the dark one. VISIT_LANES pages at a
     time, each lane a browser context with a server of its own (so that what a page
     transferred is counted for that page alone)."""
-    servers = [_Server(site, "/") for _ in range(VISIT_LANES)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers = [_Server(site, "/").start() for _ in range(VISIT_LANES)]
     readers = [Reader(browser, server, init_script=axe_source, color_scheme="light") for server in servers]
     paths = ["/" + page_url(site, built) for built in html_pages(site)]
     found = {}
@@ -527,8 +531,7 @@ def visits(browser: object, site: Path, axe_source: str) -> dict[str, Visit]:
         for reader in readers:
             reader.close()
         for server in servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
     return found
 
 
