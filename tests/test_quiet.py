@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import textwrap
 import threading
 import time
@@ -65,6 +66,52 @@ def test_a_run_that_measures_time_has_a_core_of_its_own_that_the_build_keeps_off
     assert os.sched_getaffinity(0) == QUIET.cores
     # An example started meanwhile still sees (and may use) every core.
     assert where()["cpus"] == sorted(QUIET.cores)
+
+
+# A busy loop, and a quiet run's share of its core: CPU time over wall time while it loops.
+SPIN = "import time  # {nonce}\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+SHARE = textwrap.dedent("""\
+    import time  # {nonce}
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < 1.0:
+        pass
+    print(round((time.process_time() - cpu) / (time.perf_counter() - wall), 2))
+    """)
+
+
+def share_of_the_quiet_core() -> float:
+    run = engine.run_script(SHARE.format(nonce=uuid.uuid4().hex), PYTHON, timeout=30, place="quiet")
+    assert run.succeeded, run.output
+    return float(run.output)
+
+
+@needs_two_cores
+def test_busy_examples_do_not_slow_a_run_that_measures_time() -> None:
+    # More busy examples than cores: one at least shares the quiet core with the timing run.
+    # Each started its own session before, so Linux scheduled it as a group of its own, where
+    # nice 19 counted for nothing: the timing run had half its core.
+    spinners = [SPIN.format(nonce=uuid.uuid4().hex, seconds=3) for _ in range(len(QUIET.cores) + 1)]
+    for spinner in spinners:
+        engine.start_script(spinner, PYTHON, 30)
+    time.sleep(0.5)
+    assert share_of_the_quiet_core() > 0.9
+    for spinner in spinners:  # taken: nothing is left started
+        assert engine.run_script(spinner, PYTHON, 30).succeeded
+
+
+@needs_two_cores
+def test_a_busy_sandbox_in_a_session_of_its_own_does_not_slow_a_run_that_measures_time(tmp_path: Path) -> None:
+    # A Jupyter kernel and a WebAssembly host are sandboxes started in a session of their own.
+    command = engine.sandbox_command([PYTHON.path, "-c", SPIN.format(nonce="", seconds=3)], tmp_path)
+    spinners = [subprocess.Popen(command, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL)
+                for _ in range(len(QUIET.cores) + 1)]
+    try:
+        time.sleep(0.5)
+        assert share_of_the_quiet_core() > 0.9
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def test_a_run_on_several_cores_waits_for_the_early_runs_and_has_every_core() -> None:
