@@ -608,7 +608,7 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
         settings = _settings(argv, box.work, limits, kept, cgroup)
         child: _Launched | subprocess.Popen[bytes] | None = LAUNCHER.launch(
             {**settings, "env": box.env}, [given.fileno(), write_output, *kept])
-        if child is None:
+        if child is None:  # a session of its own: here nice does not rank it below the timing runs
             child = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)],
                 cwd=box.work, env=box.env, stdin=given, stdout=write_output, stderr=write_output,
@@ -834,6 +834,7 @@ class _QuietCore:
         self._pending = 0  # quiet runs submitted, not yet ended
         self._here = threading.local()
         self._hosts: dict[int, bool] = {}  # pid: with its descendants
+        self._idle = threading.Condition(self._lock)
 
     def submit(self, function: Callable[..., T], *args: Any, alone: bool = False) -> Future[T]:
         alone = alone or self.core is None
@@ -857,6 +858,15 @@ class _QuietCore:
                     self._pending -= 1
                     if self._pending == 0:
                         self._keep_off()
+                        self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Until no run of the lane is pending. For a program that runs at the lowest priority
+        but in a session of its own (a Jupyter kernel), where its nice would not rank it
+        below the timing runs (see placement), and that may not be kept off their core,
+        because what it prints must not depend on the build (a lab prints its usable cores)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0)
 
     def host(self, pid: int, tree: bool = True, running: bool = True) -> None:
         """A long-lived process of the build that started, or (`running=False`) ended: kept
@@ -886,10 +896,15 @@ class _QuietCore:
     def placement(self, host: bool = False) -> dict[str, Any]:
         """The cores and priority of a sandbox started from this thread: for a run of the
         lane, its core (or every core) at normal priority; for an example, every core at the
-        lowest priority; for a `host`, the lowest priority on the cores the build's threads have."""
+        lowest priority; for a `host`, normal priority on the cores the build's threads have.
+
+        A host leads a session of its own, which Linux schedules as a group (autogroup) in
+        which nice ranks only the group's own processes: the lowest priority would not
+        rank it below the timing runs. It is kept off their core instead. The examples do
+        share one session, the launch server's, with the timing runs."""
         place = getattr(self._here, "place", "")
-        if host:
-            return {"cpus": None, "nice": self.NICE}
+        if host:  # the cores of the build, which starts it, then those host() gives it
+            return {"cpus": None, "nice": 0}
         if place == "quiet" and self.core is not None:
             return {"cpus": [self.core], "nice": 0}
         return {"cpus": sorted(self.cores) or None, "nice": 0 if place else self.NICE}

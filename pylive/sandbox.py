@@ -103,32 +103,15 @@ def _limit(settings: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _group_nice(nice: int) -> None:
-    """Give this process's scheduling group the priority `nice`, when the group is its own.
-
-    Linux schedules each session as a group (autogroup) and shares a core fairly between
-    groups first: a process's nice only ranks it within its group. A sandbox started in a
-    session of its own (a Jupyter kernel, a WebAssembly host) would compete at full weight
-    with the run that measures time on its core; its group gets its nice too. Sandboxes of
-    the launch server share the server's session, with the timing runs, so nice alone ranks
-    them (their group must keep normal priority). Best effort: without autogroups there is
-    nothing to set, and the kernel may refuse an unprivileged user ten times a second."""
-    if os.getsid(0) != os.getpid():
-        return
-    try:
-        with open("/proc/self/autogroup", "w") as group:
-            group.write(str(nice))
-    except OSError:
-        pass
-
-
 def _start_example(settings: dict) -> int:
     """Fork the example; return its pid. The child never returns."""
     pid = os.fork()
     if pid == 0:
         try:
             # A process group of its own, for the fallback's clean-up, but not a session of
-            # its own: that would be a scheduling group of its own (see _group_nice).
+            # its own: Linux schedules each session as a group (autogroup) that shares a core
+            # with other groups before nice counts, and the example would take half the
+            # timing run's core at the lowest priority.
             os.setpgid(0, 0)
             _limit(settings)
             os.chdir(settings["cwd"])
@@ -214,7 +197,6 @@ def main(settings: dict) -> int:
         os.sched_setaffinity(0, settings["cpus"])
     if settings.get("nice"):
         os.setpriority(os.PRIO_PROCESS, 0, settings["nice"])
-        _group_nice(settings["nice"])
     # The engine ends a hung example with SIGTERM to this process: end the namespace.
     child = 0
 
@@ -269,7 +251,7 @@ def _launch(settings: dict, fds: list[int]) -> None:
     code, reply = 127, -1
     try:
         # Its own process group, which the engine ends as it ends a launcher; still in the
-        # server's session, so that its nice counts against the timing runs (see _group_nice).
+        # server's session, so that its nice counts against the timing runs (see _start_example).
         os.setpgid(0, 0)
         # Out of the way first: the numbers the example expects may be those they came in on,
         # and none of them may be where the reply goes (its pid would land in a driver's results).
