@@ -608,7 +608,7 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
         settings = _settings(argv, box.work, limits, kept, cgroup)
         child: _Launched | subprocess.Popen[bytes] | None = LAUNCHER.launch(
             {**settings, "env": box.env}, [given.fileno(), write_output, *kept])
-        if child is None:
+        if child is None:  # a session of its own: here nice does not rank it below the timing runs
             child = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(SANDBOX), json.dumps(settings)],
                 cwd=box.work, env=box.env, stdin=given, stdout=write_output, stderr=write_output,
@@ -824,7 +824,6 @@ class _QuietCore:
     the lane is then an `alone` run."""
 
     NICE = 19  # the priority of every example but those of the lane
-    SESSION_NICE = -20  # the priority of the sessions of the lane's runs (see placement)
 
     def __init__(self) -> None:
         self.cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
@@ -835,6 +834,7 @@ class _QuietCore:
         self._pending = 0  # quiet runs submitted, not yet ended
         self._here = threading.local()
         self._hosts: dict[int, bool] = {}  # pid: with its descendants
+        self._idle = threading.Condition(self._lock)
 
     def submit(self, function: Callable[..., T], *args: Any, alone: bool = False) -> Future[T]:
         alone = alone or self.core is None
@@ -858,6 +858,15 @@ class _QuietCore:
                     self._pending -= 1
                     if self._pending == 0:
                         self._keep_off()
+                        self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Until no run of the lane is pending. For a program that runs at the lowest priority
+        but in a session of its own (a Jupyter kernel), where its nice would not rank it
+        below the timing runs (see placement), and that may not be kept off their core,
+        because what it prints must not depend on the build (a lab prints its usable cores)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0)
 
     def host(self, pid: int, tree: bool = True, running: bool = True) -> None:
         """A long-lived process of the build that started, or (`running=False`) ended: kept
@@ -886,24 +895,19 @@ class _QuietCore:
 
     def placement(self, host: bool = False) -> dict[str, Any]:
         """The cores and priority of a sandbox started from this thread: for a run of the
-        lane, its core (or every core) at normal priority, in a session at the highest
-        priority; for an example, every core at the lowest priority; for a `host`, normal
-        priority on the cores the build's threads have.
+        lane, its core (or every core) at normal priority; for an example, every core at the
+        lowest priority; for a `host`, normal priority on the cores the build's threads have.
 
-        Linux schedules each session as a group (autogroup), in which nice ranks only the
-        group's own processes: every sandbox leads a session of its own, so nice 19 does not
-        rank an example below a timing run, and a WebAssembly host or a Jupyter kernel,
-        started in a session of its own, could not be ranked below it at all. The session
-        of a run of the lane is raised instead (sandbox.py `session_nice`). That takes
-        privilege (root, as in CI); without it, the lane's figures are as disturbed as the
-        spread check (timing.SPREAD_LIMIT) then reports."""
+        A host leads a session of its own, which Linux schedules as a group (autogroup) in
+        which nice ranks only the group's own processes: the lowest priority would not
+        rank it below the timing runs. It is kept off their core instead. The examples do
+        share one session, the launch server's, with the timing runs."""
         place = getattr(self._here, "place", "")
         if host:  # the cores of the build, which starts it, then those host() gives it
             return {"cpus": None, "nice": 0}
-        if place:
-            cpus = [self.core] if place == "quiet" and self.core is not None else sorted(self.cores) or None
-            return {"cpus": cpus, "nice": 0, "session_nice": self.SESSION_NICE}
-        return {"cpus": sorted(self.cores) or None, "nice": self.NICE}
+        if place == "quiet" and self.core is not None:
+            return {"cpus": [self.core], "nice": 0}
+        return {"cpus": sorted(self.cores) or None, "nice": 0 if place else self.NICE}
 
 
 class _EarlyStart:

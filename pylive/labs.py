@@ -109,6 +109,7 @@ def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CEL
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport banner in the log
             on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
         )
+        engine.early.quiet.wait_idle()  # jupyter_client starts the kernel in a session of its own
         try:  # the kernel sees only the allow-listed environment of every example
             client.execute(env=box.env)
         except Exception as error:

@@ -9,8 +9,7 @@ program (`argv`), its working folder, the folders it must not write (`readonly`:
 checkout), the file descriptors it keeps (`fds`: where drivers send their results), its
 limits (`memory`, `file_size` in bytes, `processes`), a pids cgroup folder to join, and
 where it runs: its cores (`cpus`) and its priority (`nice`; a run that measures time gets
-a core of its own at normal priority, the others the lowest priority), and for a run that
-measures time the priority of its session (`session_nice`, see _session_nice).
+a core of its own at normal priority, the others the lowest priority).
 
 On Linux with user namespaces (the normal case, as root in CI or as a user on a laptop):
 
@@ -104,26 +103,15 @@ def _limit(settings: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _session_nice(nice: int) -> None:
-    """Set the priority of the sandbox's session. Linux schedules each session as one group
-    (autogroup) and shares a core between groups before it looks at nice, so a run that
-    measures time is ranked above the examples, and the Jupyter kernels and WebAssembly
-    hosts, that may share its core only through its session. A higher priority than
-    normal takes privilege (root, as in CI); without it the run keeps normal priority."""
-    try:
-        with open("/proc/self/autogroup", "w") as group:
-            group.write(str(nice))
-    except OSError:
-        pass
-
-
 def _start_example(settings: dict) -> int:
     """Fork the example; return its pid. The child never returns."""
     pid = os.fork()
     if pid == 0:
         try:
             # A process group of its own, for the fallback's clean-up, but not a session of
-            # its own: it stays in the sandbox's, whose priority is set (see _session_nice).
+            # its own: Linux schedules each session as a group (autogroup) that shares a core
+            # with other groups before nice counts, and the example would take half the
+            # timing run's core at the lowest priority.
             os.setpgid(0, 0)
             _limit(settings)
             os.chdir(settings["cwd"])
@@ -209,8 +197,6 @@ def main(settings: dict) -> int:
         os.sched_setaffinity(0, settings["cpus"])
     if settings.get("nice"):
         os.setpriority(os.PRIO_PROCESS, 0, settings["nice"])
-    if "session_nice" in settings:  # it leads a session of its own (started so by the engine)
-        _session_nice(settings["session_nice"])
     # The engine ends a hung example with SIGTERM to this process: end the namespace.
     child = 0
 
@@ -264,7 +250,9 @@ def _launch(settings: dict, fds: list[int]) -> None:
     the sandbox, and report its exit status. Never returns."""
     code, reply = 127, -1
     try:
-        os.setsid()  # its own process group, which the engine ends as it ends a launcher
+        # Its own process group, which the engine ends as it ends a launcher; still in the
+        # server's session, so that its nice counts against the timing runs (see _start_example).
+        os.setpgid(0, 0)
         # Out of the way first: the numbers the example expects may be those they came in on,
         # and none of them may be where the reply goes (its pid would land in a driver's results).
         lowest = max([63, *settings["fds"]]) + 1
