@@ -207,11 +207,14 @@ def _cache_file(notebook, kernel_name):
 
     The key is the notebook, the interpreter that runs its kernel and the versions of the
     Jupyter libraries: a cached output is what this interpreter printed for this notebook.
+    The interpreter is the real one that a virtual environment's `python` links to, so a
+    copy of the checkout whose .venv links to this one's (tests/test_serve.py, `make
+    bench`) finds the results of the original.
     """
     folder = os.environ.get("PYLIVE_CACHE")
     if not folder:
         return None
-    key = [nbformat.writes(notebook), kernel_name, sys.executable, sys.version, CELL_TIMEOUT,
+    key = [nbformat.writes(notebook), kernel_name, os.path.realpath(sys.executable), sys.version, CELL_TIMEOUT,
            [version(package) for package in ("ipykernel", "ipython", "nbclient")]]
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
     return Path(folder, "labs", digest + ".ipynb")

@@ -23,7 +23,7 @@ import yaml
 from nbclient import NotebookClient
 
 from conftest import ROOT, site_config
-from pylive import engine
+from pylive import engine, labs
 
 LABS = ROOT / "docs" / "labs"
 NOTEBOOKS = sorted(LABS.glob("*.ipynb"))
@@ -318,6 +318,19 @@ def _broken_site(tmp_path: Path, cells: list) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
     )
+
+
+def test_a_copy_whose_venv_links_to_this_one_finds_its_cached_labs(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the copies of tests/test_serve.py and `make bench` do: their .venv links to this one's.
+    monkeypatch.setenv("PYLIVE_CACHE", str(tmp_path / "cache"))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    here = labs._cache_file(notebook, "")
+    linked = tmp_path / "copy" / ".venv" / "bin"
+    linked.parent.mkdir(parents=True)
+    linked.symlink_to(Path(sys.executable).parent)
+    monkeypatch.setattr(sys, "executable", str(linked / Path(sys.executable).name))
+    assert labs._cache_file(notebook, "") == here
 
 
 def test_a_failing_cell_fails_the_build_naming_notebook_and_cell(tmp_path: Path) -> None:
