@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,32 +159,6 @@ def test_node_reached_through_the_javascript_bridge_is_sandboxed(micropython: wa
     assert micropython._process is not None
     environ = Path(f"/proc/{micropython._process.pid}/environ").read_bytes().split(b"\0")
     assert sorted(entry.split(b"=")[0].decode() for entry in environ if entry) == ["HOME", "LANG", "LC_ALL", "PATH"]
-
-
-def test_a_helper_file_can_be_imported(micropython: wasm.MicroPythonRuntime) -> None:
-    files = {"helper.py": "ANSWER = 42\n", "pkg/__init__.py": "", "pkg/mod.py": "NAME = 'mod'\n"}
-    done = run(micropython, "import helper, pkg.mod; print(helper.ANSWER, pkg.mod.NAME)", files=files)
-    assert (done.output, done.returncode) == ("42 mod\n", 0)
-    outputs, timed_out, error = micropython.run_transcript(["import helper\n", "helper.ANSWER\n"], 10.0, files)
-    assert (outputs, timed_out, error) == (["", "42\n"], False, "")
-    assert run(micropython, "import helper").returncode == 1  # and it is gone for the next one
-
-
-def test_a_hanging_example_times_out_and_the_next_one_runs(micropython: wasm.MicroPythonRuntime) -> None:
-    started = time.monotonic()
-    done = run(micropython, "print('before')\nwhile True:\n    pass\n", timeout=1.0)
-    assert done.timed_out and not done.succeeded
-    assert done.output == "before\n"
-    assert time.monotonic() - started < 10
-    assert run(micropython, "print('next')").output == "next\n"
-
-
-def test_a_flood_of_output_is_cut(micropython: wasm.MicroPythonRuntime) -> None:
-    done = run(micropython, "while True:\n    print('x' * 999)\n", timeout=30.0)
-    assert not done.succeeded and not done.timed_out
-    assert len(done.output) <= wasm.MAX_OUTPUT + 200
-    assert done.output.rstrip().endswith("KB]")
-    assert run(micropython, "print('next')").output == "next\n"
 
 
 def test_a_crash_of_the_runtime_fails_that_example_only(micropython: wasm.MicroPythonRuntime) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import ROOT
 from pylive import engine, wasm
+from test_micropython import micropython  # noqa: F401 - a fixture, for the tests every host passes
 
 IN_CI = bool(os.environ.get("CI"))
 SECRET = "pylive-test-secret-3f9a"
@@ -227,32 +228,6 @@ def test_javascript_globals_set_by_one_example_are_not_seen_by_the_next(py314: w
         assert run(py314, "import js\nprint(hasattr(js, 'planted'))").output == "False\n"
 
 
-def test_a_helper_file_can_be_imported(runtime: wasm.WasmRuntime) -> None:
-    files = {"helper.py": "ANSWER = 42\n", "pkg/__init__.py": "", "pkg/mod.py": "NAME = 'mod'\n"}
-    done = run(runtime, "import helper, pkg.mod; print(helper.ANSWER, pkg.mod.NAME)", files=files)
-    assert (done.output, done.returncode) == ("42 mod\n", 0)
-    outputs, timed_out, error = runtime.run_transcript(["import helper\n", "helper.ANSWER\n"], 10.0, files)
-    assert (outputs, timed_out, error) == (["", "42\n"], False, "")
-    assert run(runtime, "import helper").returncode == 1  # and it is gone for the next one
-
-
-def test_a_hanging_example_times_out_and_the_next_one_runs(py314: wasm.WasmRuntime) -> None:
-    started = time.monotonic()
-    done = run(py314, "print('before', flush=True)\nwhile True:\n    pass\n", timeout=1.0)
-    assert done.timed_out and not done.succeeded
-    assert done.output == "before\n"
-    assert time.monotonic() - started < 10
-    assert run(py314, "print('next')").output == "next\n"
-
-
-def test_a_flood_of_output_is_cut(py314: wasm.WasmRuntime) -> None:
-    done = run(py314, "while True:\n    print('x' * 999)\n", timeout=30.0)
-    assert not done.succeeded and not done.timed_out
-    assert len(done.output) <= wasm.MAX_OUTPUT + 200
-    assert done.output.rstrip().endswith("KB]")
-    assert run(py314, "print('next')").output == "next\n"
-
-
 def test_a_crash_of_the_runtime_fails_that_example_only(py314: wasm.WasmRuntime) -> None:
     # repr() of a deeply nested list recurses in C until the WebAssembly stack runs out.
     done = run(py314, """
@@ -274,6 +249,42 @@ def test_a_dead_host_is_started_again(py314: wasm.WasmRuntime) -> None:
     done = run(py314, "print('alive')")
     assert done.output == "alive\n"
     assert py314._process is not None and py314._process.pid != process.pid
+
+
+# -- what every WebAssembly host does alike (CPython's and MicroPython's) --------------
+
+
+@pytest.fixture(params=[*wasm.PACKAGES, wasm.MICROPYTHON_PACKAGE])
+def host(request: pytest.FixtureRequest) -> wasm.WasmRuntime:
+    if request.param == wasm.MICROPYTHON_PACKAGE:
+        return request.getfixturevalue("micropython")
+    return request.getfixturevalue("runtimes")[request.param]
+
+
+def test_a_helper_file_can_be_imported(host: wasm.WasmRuntime) -> None:
+    files = {"helper.py": "ANSWER = 42\n", "pkg/__init__.py": "", "pkg/mod.py": "NAME = 'mod'\n"}
+    done = run(host, "import helper, pkg.mod; print(helper.ANSWER, pkg.mod.NAME)", files=files)
+    assert (done.output, done.returncode) == ("42 mod\n", 0)
+    outputs, timed_out, error = host.run_transcript(["import helper\n", "helper.ANSWER\n"], 10.0, files)
+    assert (outputs, timed_out, error) == (["", "42\n"], False, "")
+    assert run(host, "import helper").returncode == 1  # and it is gone for the next one
+
+
+def test_a_hanging_example_times_out_and_the_next_one_runs(host: wasm.WasmRuntime) -> None:
+    started = time.monotonic()
+    done = run(host, "print('before')\nwhile True:\n    pass\n", timeout=1.0)
+    assert done.timed_out and not done.succeeded
+    assert done.output == "before\n"
+    assert time.monotonic() - started < 10
+    assert run(host, "print('next')").output == "next\n"
+
+
+def test_a_flood_of_output_is_cut(host: wasm.WasmRuntime) -> None:
+    done = run(host, "while True:\n    print('x' * 999)\n", timeout=30.0)
+    assert not done.succeeded and not done.timed_out
+    assert len(done.output) <= wasm.MAX_OUTPUT + 200
+    assert done.output.rstrip().endswith("KB]")
+    assert run(host, "print('next')").output == "next\n"
 
 
 # -- the snapshot kept between hosts ---------------------------------------------------
