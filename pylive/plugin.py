@@ -56,6 +56,7 @@ PYCON_OPTIONS = {"loc", "versions", "timeout", "needs", "changes", "predict"}
 # lacks it (CPython on WebAssembly) shows that the example was not run there, and why.
 NEEDS = {"threads", "subprocess", "sockets", "timing", "cores", "native"}
 POLL_SECONDS = 0.1  # how often `make serve` looks for edits (MkDocs: every 0.5 s)
+SETTLE_SECONDS = 0.02  # how long it waits for more edits before it rebuilds (MkDocs: 0.1 s)
 TIMEIT_OPTIONS = {"loc", "title", "setup", "versions", "budget", "repeat", "number", "expect", "timeout", "needs"}
 
 
@@ -476,7 +477,13 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         up to half a second, before the rebuild starts, as long as the rebuild itself. It
         polls every POLL_SECONDS instead; a poll of docs/, snippets/ and pylive/ costs under
         a millisecond of CPU. (watchdog sets the interval when it makes an observer or an
-        emitter, and has no setter for it.)"""
+        emitter, and has no setter for it.)
+
+        After an edit is seen, the server waits until no other has come for a while before
+        it rebuilds: an editor's save is seen whole by one poll, so SETTLE_SECONDS is enough
+        (an edit still being written when the rebuild starts is seen by the next poll, and
+        rebuilt again)."""
+        server.build_delay = SETTLE_SECONDS
         server.observer._timeout = POLL_SECONDS  # for the folders watched after this
         for emitter in server.observer.emitters:
             emitter._timeout = POLL_SECONDS

@@ -491,10 +491,10 @@ print(json.dumps(facts))
 """
 
 
-def test_make_serve_looks_for_edits_every_tenth_of_a_second(tmp_path: Path) -> None:
+def test_make_serve_looks_for_edits_every_tenth_of_a_second_and_rebuilds_at_once(tmp_path: Path) -> None:
     from mkdocs.livereload import LiveReloadServer
 
-    from pylive.plugin import POLL_SECONDS, LivePlugin
+    from pylive.plugin import POLL_SECONDS, SETTLE_SECONDS, LivePlugin
 
     server = LiveReloadServer(builder=lambda: None, host="127.0.0.1", port=0, root=str(tmp_path))
     (tmp_path / "docs").mkdir()
@@ -504,6 +504,7 @@ def test_make_serve_looks_for_edits_every_tenth_of_a_second(tmp_path: Path) -> N
     server.watch(str(tmp_path / "snippets"))  # mkdocs.serve.yml's watch:, after on_serve
     assert POLL_SECONDS <= 0.1
     assert [emitter.timeout for emitter in server.observer.emitters] == [POLL_SECONDS] * 2
+    assert server.build_delay == SETTLE_SECONDS < POLL_SECONDS  # MkDocs waits 0.1 s after an edit
 
 
 def _text(page: str) -> str:
