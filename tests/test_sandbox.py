@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -94,6 +95,27 @@ def test_a_timeout_ends_the_example_and_every_wait_is_bounded() -> None:
     started = time.monotonic()
     done = run("import time\ntime.sleep(60)", timeout=1)
     assert done.timed_out and time.monotonic() - started < 8
+
+
+def test_time_spent_waiting_for_a_core_does_not_count_towards_the_timeout() -> None:
+    """On a machine kept busy at normal priority (two programs per core, each leading a
+    session of its own), an example that needs 0.6 s of CPU takes longer than its 1 s
+    timeout and still finishes; a busy loop is still ended, by 4 times its timeout."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(2 * len(os.sched_getaffinity(0)))]
+    try:
+        done = run("import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\nprint('ran')",
+                   timeout=1)
+        started = time.monotonic()
+        hung = run("while True: pass", timeout=1)
+        hung_for = time.monotonic() - started
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert (done.output, done.timed_out) == ("ran\n", False)
+    assert done.seconds > 1.2, f"the machine was not busy enough to test this ({done.seconds:.2f} s)"
+    assert hung.timed_out and hung_for < engine.STARVED_AT_MOST + 3
 
 
 def test_descendants_end_with_the_example() -> None:
