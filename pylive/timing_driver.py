@@ -91,19 +91,24 @@ def calibrate(timer, target):
     lasts `target` seconds instead of its fixed 0.2 s, so that a block keeps to its budget.
     The rate is the fastest of the trials long enough to be read (10 µs), because on a busy
     machine any one trial, the last one too, may have been paused for another program.
+    That is done twice: a pause of a few ms (a time slice given to another program) during
+    the very first trial, a single loop, makes that trial the last, and one loop per repeat
+    would then measure the timer more than the statement.
     """
-    trials = []
+    readable = []
+    for _ in range(2):
+        trials = []
 
-    def enough(number, seconds):
-        trials.append((number, seconds))
-        if seconds >= target:
-            raise _Enough(number, seconds)
+        def enough(number, seconds):
+            trials.append((number, seconds))
+            if seconds >= target:
+                raise _Enough(number, seconds)
 
-    try:
-        timer.autorange(enough)
-    except _Enough:
-        pass
-    readable = [seconds / number for number, seconds in trials if seconds >= 1e-5] or [trials[-1][1] / trials[-1][0]]
+        try:
+            timer.autorange(enough)
+        except _Enough:
+            pass
+        readable += [seconds / number for number, seconds in trials if seconds >= 1e-5] or [trials[-1][1] / trials[-1][0]]
     per_loop = min(readable)
     return max(1, int(target / per_loop)), per_loop
 

@@ -198,7 +198,16 @@ def test_a_slow_statement_gets_its_repeats_whatever_the_budget_and_stops_there()
     assert run.succeeded, run.output
     (result,) = run.results
     assert result["number"] == 1 and len(result["times"]) == 4
-    assert run.seconds < 0.02 * 5 * 3 + 0.5  # calibration (one trial) and four repeats, no more
+    assert run.seconds < 0.02 * 6 * 3 + 0.5  # calibration (a trial, twice) and four repeats, no more
+
+
+def test_a_pause_in_the_first_trial_does_not_set_the_loops() -> None:
+    """A statement paused on its first run only (as another program's time slice may pause
+    it) is still timed over many loops per repeat, not one."""
+    setup = "import time\nruns = [0]\ndef paused_once():\n    runs[0] += 1\n    if runs[0] == 1:\n        time.sleep(0.005)\n"
+    run = timing.measure(timing.parse("f: paused_once()\n", setup=setup), engine.build_interpreter(), budget=0.05)
+    assert run.succeeded, run.output
+    assert run.results[0]["number"] > 100, run.results[0]
 
 
 def test_whole_programs_get_their_repeats_whatever_the_budget() -> None:
