@@ -109,11 +109,16 @@ def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CEL
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport banner in the log
             on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
         )
+        waited = time.perf_counter()
         engine.early.quiet.wait_idle()  # jupyter_client starts the kernel in a session of its own
+        started = time.perf_counter()
         try:  # the kernel sees only the allow-listed environment of every example
             client.execute(env=box.env)
         except Exception as error:
             raise PluginError(_failure(name, notebook, running["index"], error, timeout)) from None
+        waited = started - waited
+        log.info(f"labs: ran {name} in {time.perf_counter() - started:.1f} s"
+                 + (f", after {waited:.1f} s waiting for the timing runs to end" if waited >= 0.05 else ""))
         _machine_free(notebook, box, name)
     return notebook
 
@@ -190,10 +195,8 @@ def _cached_run(notebook, nb_path, kernel_name, allow_errors, started_early=Fals
             return executed
         except Exception:  # noqa: BLE001 - nbformat raises several kinds
             pass
-    started = time.perf_counter()
     notebook = run_notebook(notebook, name, kernel_name, allow_errors)
     _produced[str(Path(nb_path).resolve())] = time.time()
-    log.info(f"labs: ran {name} in {time.perf_counter() - started:.1f} s")
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_suffix(f".{os.getpid()}.tmp")

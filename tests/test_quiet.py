@@ -7,6 +7,7 @@ example early, included snippets and timeit blocks too."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -123,12 +124,17 @@ def test_a_host_starts_off_the_quiet_core_at_normal_priority(tmp_path: Path) -> 
 
 
 @needs_two_cores
-def test_a_lab_kernel_starts_once_no_timing_run_is_pending() -> None:
+def test_a_lab_kernel_starts_once_no_timing_run_is_pending(caplog: pytest.LogCaptureFixture) -> None:
     # A Jupyter kernel also leads a session of its own, but may not be kept off a core: a lab
     # prints the cores it may use.
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\nprint(time.time())")])
-    ran, quiet = during_a_quiet_run(lambda: labs.run_notebook(notebook, "when.ipynb"))
+    with caplog.at_level(logging.INFO, logger=labs.log.name):
+        ran, quiet = during_a_quiet_run(lambda: labs.run_notebook(notebook, "when.ipynb"))
     assert float(ran.cells[0].outputs[0]["text"]) >= quiet["ended"]
+    # The log tells the wait apart from the run (the benchmark reads the run's seconds).
+    [said] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("labs: ran when.ipynb")]
+    waited = float(re.search(r"after ([\d.]+) s waiting for the timing runs to end", said).group(1))
+    assert 0.5 < waited < 1.5, said
 
 
 def test_a_run_on_several_cores_waits_for_the_early_runs_and_has_every_core() -> None:
