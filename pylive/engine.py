@@ -399,6 +399,9 @@ class Run:
     finished: float = 0.0
     """When it ended, in seconds since the epoch (set by `cached`, and kept in the cache):
     a page says when its outputs were produced."""
+    cpu: float | None = None
+    """The CPU seconds of the example and every process it started, as the launch server
+    measured them (None where it could not: the fallback sandbox, WebAssembly)."""
 
     @property
     def succeeded(self) -> bool:
@@ -491,12 +494,14 @@ class _Launched:
         self._reply = reply
         self._said = rest
         self.returncode: int | None = None
+        self.cpu: float | None = None
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while self.returncode is None:
-            if b"\n" in self._said:
-                self.returncode = int(self._said.split(b"\n")[0])
+            if b"\n" in self._said:  # "status cpu-seconds"
+                status, _, cpu = self._said.split(b"\n")[0].partition(b" ")
+                self.returncode, self.cpu = int(status), float(cpu) if cpu else None
                 break
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._reply], [], [], left)[0]:
@@ -656,6 +661,7 @@ def run_sandboxed(argv: list[str], stdin: str, timeout: float, box: Box, results
         seconds=time.perf_counter() - started,
         flooded=flooded,
         results=box.stand_ins(bytes(streams[read_results]).decode("utf-8", "replace")) if results else "",
+        cpu=child.cpu if isinstance(child, _Launched) else None,
     )
 
 
@@ -819,6 +825,19 @@ def _descendants(pid: int) -> list[int]:
         found.append(todo.pop())
         todo.extend(children.get(found[-1], []))
     return found
+
+
+def tree_cpu(pid: int) -> float:
+    """The CPU seconds that process `pid` and its live descendants have used so far (each
+    process with all its threads)."""
+    ticks = 0
+    for process in [pid, *_descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        except OSError:  # it has ended
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _pin(pid: int, cpus: set[int]) -> None:
@@ -1092,6 +1111,8 @@ class TranscriptRun:
     seconds: float = 0.0
     finished: float = 0.0
     """When it ended, in seconds since the epoch (see Run.finished)."""
+    cpu: float | None = None
+    """See Run.cpu."""
 
     @property
     def succeeded(self) -> bool:
@@ -1136,7 +1157,8 @@ def _run_transcript(statements: list[Statement], interpreter: Interpreter, timeo
                      "(did a statement close or write to its channel?)")
         else:
             error = ""
-        return TranscriptRun(outputs=outputs, timed_out=child.timed_out, error=error, seconds=child.seconds)
+        return TranscriptRun(outputs=outputs, timed_out=child.timed_out, error=error, seconds=child.seconds,
+                             cpu=child.cpu)
 
     return cached(run, TranscriptRun, sources, interpreter, timeout)
 

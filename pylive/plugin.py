@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import os
+import resource
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -241,6 +242,12 @@ class LivePluginConfig(Config):
     """Folders (relative to mkdocs.yml) of helper modules examples may import."""
 
 
+def _own_cpu() -> float:
+    """The CPU seconds of this process so far, every thread of it."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _env_list(name: str, separator: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(separator) if item.strip()]
 
@@ -259,6 +266,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
 
     def on_config(self, config: Any) -> Any:
         self._rendering = time.thread_time()  # the CPU time of the thread that renders the pages
+        self._hosts_cpu = {path: runtime.cpu_seconds() for path, runtime in engine.RUNTIMES.items()}
+        self._own_cpu = _own_cpu()
         self._started = time.time()  # a result that finished before this came from the result cache
         self.build_python = engine.build_interpreter()
         explicit = _env_list("PYLIVE_INTERPRETERS", os.pathsep) or self.config.interpreters
@@ -310,6 +319,8 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         self.seconds_running = 0.0
         self.from_cache = 0  # results of an earlier build (PYLIVE_CACHE), not run again
         self.seconds_by_kind: dict[str, float] = {}  # native, WebAssembly, timings: where the time goes
+        self.cpu_by_kind: dict[str, float] = {}  # the same in CPU seconds, as the sandboxes measured them
+        self.cpu_unmeasured = 0  # runs whose sandbox could not measure their CPU (the fallback sandbox)
         superfences = config["mdx_configs"].setdefault("pymdownx.superfences", {})
         custom = superfences.setdefault("custom_fences", [])
         custom[:] = [f for f in custom if f.get("class") != "pylive"]
@@ -466,10 +477,20 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         log.info(
             f"pylive: ran {self.examples_run} examples ({engine.early.taken} started early"
             + (f"; {self.from_cache} from the result cache, not run again" if self.from_cache else "")
-            + f") in {self.seconds_running:.1f} s of child-process time ("
+            + f") in {self.seconds_running:.1f} s of run time, several at once ("
             + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.seconds_by_kind.items()))
-            + f"); the rendering thread used {time.thread_time() - self._rendering:.1f} s of CPU"
+            + "); CPU time: "
+            + ", ".join([*(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.cpu_by_kind.items())),
+                         *([f"WebAssembly hosts {hosts:.1f} s"] if (hosts := self._hosts_cpu_since_config()) else []),
+                         f"the build's own threads {_own_cpu() - self._own_cpu:.1f} s"
+                         f" (the rendering thread {time.thread_time() - self._rendering:.1f} s)"])
+            + (f" ({self.cpu_unmeasured} runs in the fallback sandbox not measured)" if self.cpu_unmeasured else "")
         )
+
+    def _hosts_cpu_since_config(self) -> float:
+        """The CPU seconds the WebAssembly hosts used since this build started (including
+        starting them, in the first build)."""
+        return sum(runtime.cpu_seconds() - self._hosts_cpu.get(path, 0.0) for path, runtime in engine.RUNTIMES.items())
 
     def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
         """MkDocs' server notices an edit by polling the watched folders (inotify does not
@@ -726,6 +747,11 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         seconds = getattr(result, "seconds", 0.0)
         self.seconds_running += seconds
         self.seconds_by_kind[kind] = self.seconds_by_kind.get(kind, 0.0) + seconds
+        cpu = getattr(result, "cpu", None)
+        if cpu is not None:
+            self.cpu_by_kind[kind] = self.cpu_by_kind.get(kind, 0.0) + cpu
+        elif kind != "WebAssembly":  # counted by its host instead
+            self.cpu_unmeasured += 1
 
     def _versions_view(self, results: list[tuple[engine.Interpreter, str | None]], options: dict,
                        render: Callable[[str, str, list[int]], str]) -> str:

@@ -33,7 +33,8 @@ Exit status: the example's own (a signal becomes 128 + its number).
 Started as `sandbox.py --serve FD`, it is a launch server instead: for each request that
 arrives on the socket FD (the settings as JSON, with the example's stdin, its output and
 the file descriptors it keeps), a fork of the server runs the sandbox as above and reports
-on the request's own reply socket its process id, then its exit status. An example then
+on the request's own reply socket its process id, then its exit status and the CPU seconds
+of the example and every process it started. An example then
 costs a fork instead of the start of an interpreter that imports ctypes (about 25 ms of
 CPU less per example, a third of a small example's cost).
 Standard library only; Python 3.11 or later.
@@ -265,8 +266,11 @@ def _launch(settings: dict, fds: list[int]) -> None:
         code = main(settings)
     except BaseException as error:  # noqa: BLE001 - report and leave the fork
         os.write(2, f"pylive-sandbox: {error}\n".encode())
+    # The CPU time of every process the sandbox waited for: the example, what it started,
+    # what it left behind (each is counted in the one that waited for it, up to here).
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        os.write(reply, f"{code}\n".encode())
+        os.write(reply, f"{code} {usage.ru_utime + usage.ru_stime:.6f}\n".encode())
     except OSError:
         pass
     os._exit(code)

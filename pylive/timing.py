@@ -144,6 +144,8 @@ class TimingRun:
     """When it ended, in seconds since the epoch (see engine.Run.finished)."""
     first_spread: float = 0.0
     """The largest spread of a first measurement that was taken again (0: measured once)."""
+    cpu: float | None = None
+    """See engine.Run.cpu."""
 
     @property
     def succeeded(self) -> bool:
@@ -200,6 +202,7 @@ def measure(
             repeat=repeat,
             quick=quick,
             measuring=found.get("elapsed", 0.0),
+            cpu=child.cpu,
         )
 
     return engine.cached(run, TimingRun, "timeit", request, interpreter, timeout, quick)
@@ -245,7 +248,8 @@ def _combined(first: TimingRun, again: TimingRun) -> TimingRun:
     return TimingRun(results=results, stamp=again.stamp, output=first.output + again.output,
                      returncode=again.returncode, timed_out=again.timed_out, seconds=first.seconds + again.seconds,
                      repeat=first.repeat, quick=first.quick, measuring=first.measuring + again.measuring,
-                     first_spread=first.spread)
+                     first_spread=first.spread,
+                     cpu=None if first.cpu is None or again.cpu is None else first.cpu + again.cpu)
 
 
 # -- figures ---------------------------------------------------------------------------

@@ -138,6 +138,7 @@ class WasmRuntime:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._home: tempfile.TemporaryDirectory[str] | None = None
+        self._ended_cpu = 0.0  # the CPU seconds of the hosts it stopped
         self._buffer = b""
         self._next_id = 0
         self._interpreter: WasmInterpreter | None = None
@@ -311,10 +312,17 @@ class WasmRuntime:
         if kept and not snapshot and made.is_file():  # before any example has run in this host
             self._keep_snapshot(made, kept)
 
+    def cpu_seconds(self) -> float:
+        """The CPU seconds its hosts have used so far: Node and its worker threads, which
+        restore an instance for each example and run it."""
+        process = self._process
+        return self._ended_cpu + (engine.tree_cpu(process.pid) if process else 0.0)
+
     def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
+        self._ended_cpu += engine.tree_cpu(process.pid)
         engine.early.quiet.host(process.pid, running=False)
         engine.end_sandbox(process, grace=5.0)  # Node and every thread in its namespace
         for stream in (process.stdin, process.stdout):

@@ -97,15 +97,29 @@ def test_a_timeout_ends_the_example_and_every_wait_is_bounded() -> None:
     assert done.timed_out and time.monotonic() - started < 8
 
 
-def test_time_spent_waiting_for_a_core_does_not_count_towards_the_timeout() -> None:
+BURN = "import time\nend = time.process_time() + {0}\nwhile time.process_time() < end: pass\n"
+
+
+def test_the_launch_server_measures_the_cpu_time_of_an_example_and_what_it_started(launch: str) -> None:
+    busy = run(BURN.format(0.2) + f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {BURN.format(0.3)!r}])"
+               + f"  # {launch}")  # not the other way's result from the tests' result cache
+    idle = run(f"import time\ntime.sleep(0.5)  # {launch}")
+    assert busy.succeeded and idle.succeeded, busy.output + idle.output
+    if launch != "launch server":  # the fallback sandbox has no channel to say it
+        assert busy.cpu is idle.cpu is None
+        return
+    assert busy.cpu is not None and 0.5 <= busy.cpu < 1.5, busy.cpu
+    assert idle.cpu is not None and idle.cpu < 0.2, idle.cpu
+
+
+def test_time_spent_waiting_for_a_core_does_not_count_towards_the_timeout(launch: str) -> None:
     """On a machine kept busy at normal priority (two programs per core, each leading a
     session of its own), an example that needs 0.6 s of CPU takes longer than its 1 s
     timeout and still finishes; a busy loop is still ended, by 4 times its timeout."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
             for _ in range(2 * len(os.sched_getaffinity(0)))]
     try:
-        done = run("import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\nprint('ran')",
-                   timeout=1)
+        done = run(BURN.format(0.6) + f"print('ran')  # {launch}", timeout=1)
         started = time.monotonic()
         hung = run("while True: pass", timeout=1)
         hung_for = time.monotonic() - started

@@ -287,6 +287,14 @@ def test_a_flood_of_output_is_cut(host: wasm.WasmRuntime) -> None:
     assert run(host, "print('next')").output == "next\n"
 
 
+def test_a_host_counts_the_cpu_time_of_its_runs(host: wasm.WasmRuntime) -> None:
+    """What the build's summary reports for WebAssembly: the CPU of the host, whose worker
+    threads restore an instance for each example and run it."""
+    before = host.cpu_seconds()
+    assert run(host, "total = 0\nfor n in range(300000):\n    total += n\nprint(total)").output == "44999850000\n"
+    assert host.cpu_seconds() - before > 0.05
+
+
 # -- the snapshot kept between hosts ---------------------------------------------------
 
 
