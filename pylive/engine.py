@@ -732,14 +732,10 @@ def _waiting_for_a_core(pid: int) -> float:
     not wait for a core itself), from the kernel's scheduler statistics."""
     most = 0
     for process in [pid, *_descendants(pid)]:
-        try:
-            threads = os.listdir(f"/proc/{process}/task")
-        except OSError:  # it has ended
-            continue
-        for thread in threads:
+        for thread in _threads(process):
             try:
                 most = max(most, int(Path(f"/proc/{process}/task/{thread}/schedstat").read_text().split()[1]))
-            except (OSError, IndexError, ValueError):
+            except (OSError, IndexError, ValueError):  # it has ended
                 continue
     return most / 1e9
 
@@ -840,16 +836,20 @@ def tree_cpu(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _threads(pid: int) -> list[int]:
+    """The thread ids of process `pid` (none once it has ended)."""
+    try:
+        return [int(thread) for thread in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
 def _pin(pid: int, cpus: set[int]) -> None:
     """Set the CPU affinity of every thread of process `pid` (threads and processes it
     starts later inherit it)."""
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except OSError:  # it has ended
-        return
-    for thread in threads:
+    for thread in _threads(pid):
         try:
-            os.sched_setaffinity(int(thread), cpus)
+            os.sched_setaffinity(thread, cpus)
         except OSError:
             pass
 
