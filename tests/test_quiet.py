@@ -134,7 +134,7 @@ def test_a_lab_kernel_starts_once_no_timing_run_is_pending(caplog: pytest.LogCap
     # The log tells the wait apart from the run (the benchmark reads the run's seconds).
     [said] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("labs: ran when.ipynb")]
     waited = float(re.search(r"after ([\d.]+) s waiting for the timing runs to end", said).group(1))
-    assert 0.5 < waited < 1.5, said
+    assert 0.5 < waited < 3, said  # the quiet run had about 1 s left
 
 
 def test_a_run_on_several_cores_waits_for_the_early_runs_and_has_every_core() -> None:
