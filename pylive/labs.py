@@ -109,14 +109,14 @@ def run_notebook(notebook, name, kernel_name="", allow_errors=False, timeout=CEL
             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport banner in the log
             on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
         )
-        waited = time.perf_counter()
+        asked = time.perf_counter()
         engine.early.quiet.wait_idle()  # jupyter_client starts the kernel in a session of its own
         started = time.perf_counter()
         try:  # the kernel sees only the allow-listed environment of every example
             client.execute(env=box.env)
         except Exception as error:
             raise PluginError(_failure(name, notebook, running["index"], error, timeout)) from None
-        waited = started - waited
+        waited = started - asked
         log.info(f"labs: ran {name} in {time.perf_counter() - started:.1f} s"
                  + (f", after {waited:.1f} s waiting for the timing runs to end" if waited >= 0.05 else ""))
         _machine_free(notebook, box, name)

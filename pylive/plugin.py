@@ -750,7 +750,7 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
         cpu = getattr(result, "cpu", None)
         if cpu is not None:
             self.cpu_by_kind[kind] = self.cpu_by_kind.get(kind, 0.0) + cpu
-        elif kind != "WebAssembly":  # counted by its host instead
+        elif kind != wasm.WasmInterpreter.platform:  # counted by its host instead
             self.cpu_unmeasured += 1
 
     def _versions_view(self, results: list[tuple[engine.Interpreter, str | None]], options: dict,
