@@ -479,18 +479,21 @@ class LivePlugin(BasePlugin[LivePluginConfig]):
             + (f"; {self.from_cache} from the result cache, not run again" if self.from_cache else "")
             + f") in {self.seconds_running:.1f} s of run time, several at once ("
             + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.seconds_by_kind.items()))
-            + "); CPU time: "
-            + ", ".join([*(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.cpu_by_kind.items())),
-                         *([f"WebAssembly hosts {hosts:.1f} s"] if (hosts := self._hosts_cpu_since_config()) else []),
-                         f"the build's own threads {_own_cpu() - self._own_cpu:.1f} s"
-                         f" (the rendering thread {time.thread_time() - self._rendering:.1f} s)"])
-            + (f" ({self.cpu_unmeasured} runs in the fallback sandbox not measured)" if self.cpu_unmeasured else "")
+            + "); CPU time: " + self._cpu_summary()
         )
 
-    def _hosts_cpu_since_config(self) -> float:
-        """The CPU seconds the WebAssembly hosts used since this build started (including
-        starting them, in the first build)."""
-        return sum(runtime.cpu_seconds() - self._hosts_cpu.get(path, 0.0) for path, runtime in engine.RUNTIMES.items())
+    def _cpu_summary(self) -> str:
+        """The CPU seconds this build used, by kind: examples as their sandboxes measured
+        them, the WebAssembly hosts since this build started (starting them too, in the
+        first build), and this process."""
+        parts = [f"{kind} {seconds:.1f} s" for kind, seconds in sorted(self.cpu_by_kind.items())]
+        hosts = sum(runtime.cpu_seconds() - self._hosts_cpu.get(path, 0.0) for path, runtime in engine.RUNTIMES.items())
+        if hosts:
+            parts.append(f"WebAssembly hosts {hosts:.1f} s")
+        parts.append(f"the build's own threads {_own_cpu() - self._own_cpu:.1f} s"
+                     f" (the rendering thread {time.thread_time() - self._rendering:.1f} s)")
+        unmeasured = f" ({self.cpu_unmeasured} runs in the fallback sandbox not measured)" if self.cpu_unmeasured else ""
+        return ", ".join(parts) + unmeasured
 
     def on_serve(self, server: Any, config: Any, builder: Any) -> Any:
         """MkDocs' server notices an edit by polling the watched folders (inotify does not
